@@ -1,0 +1,28 @@
+# whale_layer(NAME DEPS ...): a static library from src/NAME/**.cpp.
+# Files ending in _avx2.cpp are compiled for AVX2+FMA+F16C and _avx512.cpp for AVX-512; the
+# code in them runs only after a run-time CPU check (src/util/cpu_features.h).
+function(whale_layer name)
+  cmake_parse_arguments(L "" "" "DEPS" ${ARGN})
+  file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${name}/*.cpp)
+  if(srcs)
+    add_library(whale_${name} STATIC ${srcs})
+    target_include_directories(whale_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(whale_${name} PUBLIC ${L_DEPS})
+    foreach(s ${srcs})
+      if(s MATCHES "_avx2\\.cpp$" AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+        set_source_files_properties(${s} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
+      elseif(s MATCHES "_avx512\\.cpp$" AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+        set_source_files_properties(${s} PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx2;-mfma;-mf16c")
+      elseif(s MATCHES "_(avx2|avx512)\\.cpp$")
+        set_source_files_properties(${s} PROPERTIES HEADER_FILE_ONLY ON)
+      endif()
+    endforeach()
+    if(name STREQUAL "kernels" AND OpenMP_CXX_FOUND)
+      # not used for threading (one pool, src/util/thread_pool.h); only for simd pragmas
+    endif()
+  else()
+    add_library(whale_${name} INTERFACE)
+    target_include_directories(whale_${name} INTERFACE ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(whale_${name} INTERFACE ${L_DEPS})
+  endif()
+endfunction()
