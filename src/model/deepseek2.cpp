@@ -1,0 +1,337 @@
+#include "model/deepseek2.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "model/batch.h"
+#include "model/layers.h"
+#include "model/moe_router.h"
+#include "model/rope.h"
+#include "util/error.h"
+
+namespace whale::model {
+namespace {
+
+struct MlaLayer {
+  TensorView attn_norm_t, ffn_norm_t;
+  std::vector<float> attn_norm, q_a_norm, kv_a_norm, ffn_norm;
+  TensorView q_a, q_b, q;           // q_a/q_b with q-LoRA, else q
+  TensorView kv_a;                  // [n_embd -> kv_lora + rope]
+  std::vector<TensorView> k_b;      // per head: kv_lora rows of qk_nope  (q_abs = k_b · q_nope)
+  std::vector<TensorView> v_b;      // per head: v_head_dim rows of kv_lora (o = v_b · o_lat)
+  TensorView o;
+  // dense FFN (l < n_dense_layers)
+  TensorView gate, up, down;
+  // MoE
+  TensorView router;
+  std::vector<float> sel_bias;      // empty when the model has none
+  std::vector<TensorView> exp_gate, exp_up, exp_down;
+  TensorView sh_gate, sh_up, sh_down;
+  bool moe = false;
+};
+
+class DeepSeek2 final : public Model {
+ public:
+  DeepSeek2(Hparams hp, std::unique_ptr<WeightSource> w, ThreadPool& pool, std::string name,
+            std::shared_ptr<const void> keep_alive)
+      : hp_(std::move(hp)), keep_alive_(std::move(keep_alive)), w_(std::move(w)), pool_(pool), rope_(hp_.rope) {
+    bind_weights();
+    info_.architecture = "deepseek2";
+    info_.name = std::move(name);
+    info_.vocab_size = hp_.vocab_size;
+    info_.n_layers = hp_.n_layers;
+    info_.n_embd = hp_.n_embd;
+    info_.n_ctx_train = hp_.n_ctx_train;
+    info_.kv_layout = {hp_.n_layers, hp_.kv_values_per_token()};
+    info_.weight_bytes = w_->total_bytes();
+    info_.active_weight_bytes = active_bytes();
+    info_.description = str_cat("deepseek2: ", hp_.n_layers, " layers (", hp_.n_dense_layers, " dense), ",
+                                hp_.n_heads, " heads, ", hp_.q_lora_rank ? "q_lora " + std::to_string(hp_.q_lora_rank) : std::string("direct q"),
+                                ", kv_lora ", hp_.kv_lora_rank, ", rope ", hp_.qk_rope, ", ", hp_.n_experts,
+                                " experts (", hp_.n_experts_used, " active, ", hp_.n_shared_experts, " shared, ",
+                                hp_.scoring == ScoringFunc::kSigmoid ? "sigmoid" : "softmax",
+                                hp_.n_groups > 1 ? ", " + std::to_string(hp_.n_groups_used) + "/" + std::to_string(hp_.n_groups) + " groups" : std::string(),
+                                "), KV ", hp_.kv_values_per_token(), " values/token/layer");
+  }
+
+  const ModelInfo& info() const override { return info_; }
+
+  void forward(std::span<const SeqStep> batch, KvPool& kv, std::vector<float>& logits) override {
+    if (kv.layout().n_layers != hp_.n_layers || kv.layout().values_per_token != hp_.kv_values_per_token())
+      fail("forward: KV pool layout does not match the model");
+    const FlatBatch fb = flatten_batch(batch, kv, hp_.vocab_size, 0);
+    const int64_t T = fb.n_tokens(), D = hp_.n_embd;
+    std::vector<float> h(static_cast<size_t>(T * D)), xn(h.size()), delta(h.size());
+    embed_tokens(tok_embd_, fb.tokens, h.data());
+    for (int l = 0; l < hp_.n_layers; ++l) {
+      const MlaLayer& L = layers_[l];
+      rmsnorm_rows(h.data(), L.attn_norm.data(), xn.data(), T, D, hp_.rms_eps);
+      attention(l, fb, kv, xn.data(), delta.data());
+      for (size_t i = 0; i < h.size(); ++i) h[i] += delta[i];
+      rmsnorm_rows(h.data(), L.ffn_norm.data(), xn.data(), T, D, hp_.rms_eps);
+      if (L.moe) moe(L, xn.data(), T, delta.data());
+      else swiglu_ffn(L.gate, L.up, L.down, xn.data(), T, delta.data(), pool_);
+      for (size_t i = 0; i < h.size(); ++i) h[i] += delta[i];
+    }
+    output_logits(output_, output_norm_.data(), hp_.rms_eps, fb, h.data(), D, logits, pool_);
+  }
+
+ private:
+  // MLA for all tokens of the batch: writes [c; k_pe] of every new token to the cache, then
+  // attends each query over its own sequence in the absorbed form (spec §2.7).
+  void attention(int l, const FlatBatch& fb, KvPool& kv, const float* xn, float* out) {
+    const MlaLayer& L = layers_[l];
+    const int64_t T = fb.n_tokens();
+    const int H = hp_.n_heads, nope = hp_.qk_nope, rope = hp_.qk_rope, qk = hp_.qk_head_dim();
+    const int R = hp_.kv_lora_rank, V = hp_.v_head_dim, row = R + rope;
+
+    // Queries [T x H*qk].
+    std::vector<float> q(static_cast<size_t>(T) * H * qk);
+    if (hp_.q_lora_rank > 0) {
+      std::vector<float> qa(static_cast<size_t>(T) * hp_.q_lora_rank);
+      kernels::matmul(L.q_a, xn, T, qa.data(), pool_);
+      rmsnorm_rows(qa.data(), L.q_a_norm.data(), qa.data(), T, hp_.q_lora_rank, hp_.rms_eps);
+      kernels::matmul(L.q_b, qa.data(), T, q.data(), pool_);
+    } else {
+      kernels::matmul(L.q, xn, T, q.data(), pool_);
+    }
+    // Compressed KV [T x (R + rope)]: normalise the latent, rotate the shared rope key, cache.
+    std::vector<float> kva(static_cast<size_t>(T) * row);
+    kernels::matmul(L.kv_a, xn, T, kva.data(), pool_);
+    for (int64_t t = 0; t < T; ++t) {
+      float* r = kva.data() + t * row;
+      rmsnorm_rows(r, L.kv_a_norm.data(), r, 1, R, hp_.rms_eps);
+      rope_.apply(r + R, fb.pos[t]);
+      store_kv_row(kv, fb, t, l, r);
+      for (int hd = 0; hd < H; ++hd) rope_.apply(q.data() + (t * H + hd) * qk + nope, fb.pos[t]);
+    }
+    // Absorbed queries q_abs^h = W_UK^hᵀ q_nope^h  [T x H x R].
+    std::vector<float> q_abs(static_cast<size_t>(T) * H * R), tmp_in(static_cast<size_t>(T) * std::max(nope, R)),
+        tmp_out(static_cast<size_t>(T) * std::max(R, V));
+    for (int hd = 0; hd < H; ++hd) {
+      for (int64_t t = 0; t < T; ++t)
+        std::memcpy(tmp_in.data() + t * nope, q.data() + (t * H + hd) * qk, nope * sizeof(float));
+      kernels::matmul(L.k_b[hd], tmp_in.data(), T, tmp_out.data(), pool_);
+      for (int64_t t = 0; t < T; ++t)
+        std::memcpy(q_abs.data() + (t * H + hd) * R, tmp_out.data() + t * R, R * sizeof(float));
+    }
+    // Scores over the latent cache, softmax, weighted latent sum: o_lat [T x H x R].
+    std::vector<float> o_lat(static_cast<size_t>(T) * H * R);
+    for (size_t s = 0; s < fb.seqs.size(); ++s) {
+      const auto& sq = fb.seqs[s];
+      load_kv_rows(kv, fb, static_cast<int>(s), l, ctx_);
+      const int64_t tasks = sq.count * H;
+      scores_.resize(static_cast<size_t>(pool_.size()));
+      pool_.run(tasks, [&](int64_t task, int thread) {
+        const int64_t i = sq.first + task / H;
+        const int hd = static_cast<int>(task % H);
+        const int32_t n_keys = fb.pos[i] + 1;  // causal: keys 0..pos
+        std::vector<float>& sc = scores_[thread];
+        sc.resize(static_cast<size_t>(n_keys));
+        const float* qa = q_abs.data() + (i * H + hd) * R;
+        const float* qp = q.data() + (i * H + hd) * qk + nope;
+        for (int32_t k = 0; k < n_keys; ++k) {
+          const float* c = ctx_.data() + static_cast<size_t>(k) * row;
+          sc[k] = (kernels::dot_f32(qa, c, R) + kernels::dot_f32(qp, c + R, rope)) * hp_.attn_scale;
+        }
+        kernels::softmax(sc.data(), n_keys);
+        float* o = o_lat.data() + (i * H + hd) * R;
+        std::fill(o, o + R, 0.0f);
+        for (int32_t k = 0; k < n_keys; ++k) kernels::axpy(sc[k], ctx_.data() + static_cast<size_t>(k) * row, o, R);
+      });
+    }
+    // Per-head values o^h = W_UV^h o_lat^h, concatenated [T x H*V], then the output projection.
+    std::vector<float> heads(static_cast<size_t>(T) * H * V);
+    for (int hd = 0; hd < H; ++hd) {
+      for (int64_t t = 0; t < T; ++t)
+        std::memcpy(tmp_in.data() + t * R, o_lat.data() + (t * H + hd) * R, R * sizeof(float));
+      kernels::matmul(L.v_b[hd], tmp_in.data(), T, tmp_out.data(), pool_);
+      for (int64_t t = 0; t < T; ++t)
+        std::memcpy(heads.data() + (t * H + hd) * V, tmp_out.data() + t * V, V * sizeof(float));
+    }
+    kernels::matmul(L.o, heads.data(), T, out, pool_);
+  }
+
+  // Routed experts (tokens grouped by expert, one product per expert) plus the shared experts.
+  void moe(const MlaLayer& L, const float* xn, int64_t T, float* out) {
+    const int64_t D = hp_.n_embd;
+    const int E = hp_.n_experts;
+    std::vector<float> router_logits(static_cast<size_t>(T) * E);
+    kernels::matmul(L.router, xn, T, router_logits.data(), pool_);
+    RouterConfig rc{hp_.scoring, E, hp_.n_experts_used, hp_.n_groups, hp_.n_groups_used, hp_.norm_topk, hp_.route_scale};
+    std::vector<std::vector<std::pair<int64_t, float>>> by_expert(E);  // (token, weight)
+    for (int64_t t = 0; t < T; ++t) {
+      auto routes = route_token(rc, {router_logits.data() + t * E, static_cast<size_t>(E)}, L.sel_bias);
+      for (const auto& r : routes) by_expert[r.expert].push_back({t, r.weight});
+    }
+    std::fill(out, out + T * D, 0.0f);
+    std::vector<float> x, y;
+    // Increasing expert id: the order in which the reference accumulates.
+    for (int e = 0; e < E; ++e) {
+      const auto& toks = by_expert[e];
+      if (toks.empty()) continue;
+      const int64_t n = static_cast<int64_t>(toks.size());
+      x.resize(static_cast<size_t>(n * D));
+      y.resize(static_cast<size_t>(n * D));
+      for (int64_t i = 0; i < n; ++i) std::memcpy(x.data() + i * D, xn + toks[i].first * D, D * sizeof(float));
+      swiglu_ffn(L.exp_gate[e], L.exp_up[e], L.exp_down[e], x.data(), n, y.data(), pool_);
+      for (int64_t i = 0; i < n; ++i) {
+        float* o = out + toks[i].first * D;
+        const float wgt = toks[i].second;
+        for (int64_t j = 0; j < D; ++j) o[j] += wgt * y[i * D + j];
+      }
+    }
+    if (hp_.n_shared_experts > 0) {
+      y.resize(static_cast<size_t>(T * D));
+      swiglu_ffn(L.sh_gate, L.sh_up, L.sh_down, xn, T, y.data(), pool_);
+      for (int64_t i = 0; i < T * D; ++i) out[i] += y[i];
+    }
+  }
+
+  void expect_shape(const TensorView& t, int64_t ne0, int64_t rows) const {
+    if (t.ne[0] != ne0 || t.n_rows() != rows)
+      fail(w_->name(), ": tensor ", t.name, " has shape [", t.ne[0], ", ", t.n_rows(), "], expected [", ne0, ", ", rows, "]");
+  }
+
+  std::vector<float> vec(const std::string& name, int64_t n) {
+    TensorView t = w_->require(name);
+    if (t.n_elements() != n) fail(w_->name(), ": tensor ", name, " has ", t.n_elements(), " values, expected ", n);
+    return to_f32(t);
+  }
+
+  void bind_weights() {
+    const int64_t D = hp_.n_embd;
+    const int H = hp_.n_heads, nope = hp_.qk_nope, qk = hp_.qk_head_dim(), R = hp_.kv_lora_rank, V = hp_.v_head_dim;
+    tok_embd_ = w_->require("token_embd.weight");
+    expect_shape(tok_embd_, D, hp_.vocab_size);
+    output_norm_ = vec("output_norm.weight", D);
+    auto out = w_->find("output.weight");
+    output_ = out ? *out : tok_embd_;  // tied when absent (spec pitfall 20)
+    expect_shape(output_, D, output_.n_rows());
+    layers_.resize(hp_.n_layers);
+    for (int l = 0; l < hp_.n_layers; ++l) {
+      MlaLayer& L = layers_[l];
+      const std::string p = "blk." + std::to_string(l) + ".";
+      L.attn_norm = vec(p + "attn_norm.weight", D);
+      L.ffn_norm = vec(p + "ffn_norm.weight", D);
+      if (hp_.q_lora_rank > 0) {
+        L.q_a = w_->require(p + "attn_q_a.weight");
+        expect_shape(L.q_a, D, hp_.q_lora_rank);
+        L.q_a_norm = vec(p + "attn_q_a_norm.weight", hp_.q_lora_rank);
+        L.q_b = w_->require(p + "attn_q_b.weight");
+        expect_shape(L.q_b, hp_.q_lora_rank, int64_t{H} * qk);
+      } else {
+        L.q = w_->require(p + "attn_q.weight");
+        expect_shape(L.q, D, int64_t{H} * qk);
+      }
+      L.kv_a = w_->require(p + "attn_kv_a_mqa.weight");
+      expect_shape(L.kv_a, D, R + hp_.qk_rope);
+      L.kv_a_norm = vec(p + "attn_kv_a_norm.weight", R);
+      bind_kv_b(L, p, H, nope, R, V);
+      L.o = w_->require(p + "attn_output.weight");
+      expect_shape(L.o, int64_t{H} * V, D);
+      L.moe = hp_.is_moe_layer(l);
+      if (!L.moe) {
+        L.gate = w_->require(p + "ffn_gate.weight");
+        L.up = w_->require(p + "ffn_up.weight");
+        L.down = w_->require(p + "ffn_down.weight");
+        expect_shape(L.gate, D, L.gate.n_rows());
+        expect_shape(L.up, D, L.gate.n_rows());
+        expect_shape(L.down, L.gate.n_rows(), D);
+        continue;
+      }
+      const int E = hp_.n_experts;
+      L.router = w_->require(p + "ffn_gate_inp.weight");
+      expect_shape(L.router, D, E);
+      if (w_->find(p + "exp_probs_b.bias")) L.sel_bias = vec(p + "exp_probs_b.bias", E);
+      for (int e = 0; e < E; ++e) {
+        L.exp_gate.push_back(w_->require_expert(l, "gate", e));
+        L.exp_up.push_back(w_->require_expert(l, "up", e));
+        L.exp_down.push_back(w_->require_expert(l, "down", e));
+        expect_shape(L.exp_gate.back(), D, hp_.n_ff_exp);
+        expect_shape(L.exp_up.back(), D, hp_.n_ff_exp);
+        expect_shape(L.exp_down.back(), hp_.n_ff_exp, D);
+      }
+      if (hp_.n_shared_experts > 0) {
+        const int64_t ffs = hp_.n_ff_exp * hp_.n_shared_experts;
+        L.sh_gate = w_->require(p + "ffn_gate_shexp.weight");
+        L.sh_up = w_->require(p + "ffn_up_shexp.weight");
+        L.sh_down = w_->require(p + "ffn_down_shexp.weight");
+        expect_shape(L.sh_gate, D, ffs);
+        expect_shape(L.sh_up, D, ffs);
+        expect_shape(L.sh_down, ffs, D);
+      }
+    }
+    // Group rule follows the reference: top-2 sum with a selection bias, max without (§2.9).
+  }
+
+  // The three GGUF generations of MLA tensors (spec §3.2, §3.4).
+  void bind_kv_b(MlaLayer& L, const std::string& p, int H, int nope, int R, int V) {
+    auto k_b = w_->find(p + "attn_k_b.weight");
+    auto v_b = w_->find(p + "attn_v_b.weight");
+    if (k_b && v_b) {
+      // 3-D [nope, R, H] or 2-D [nope, H*R]: byte-identical, head h = rows h*R .. h*R+R-1.
+      if (k_b->ne[0] != nope || k_b->n_rows() != int64_t{H} * R)
+        fail(w_->name(), ": tensor ", k_b->name, " has an unexpected shape for ", H, " heads");
+      if (v_b->ne[0] != R || v_b->n_rows() != int64_t{H} * V)
+        fail(w_->name(), ": tensor ", v_b->name, " has an unexpected shape for ", H, " heads");
+      for (int hd = 0; hd < H; ++hd) {
+        L.k_b.push_back(row_slice(*k_b, int64_t{hd} * R, R));
+        L.v_b.push_back(row_slice(*v_b, int64_t{hd} * V, V));
+      }
+      return;
+    }
+    // Legacy: only attn_kv_b [R, H*(nope+V)], rows per head [k_nope (nope); v (V)].
+    TensorView kvb = w_->require(p + "attn_kv_b.weight");
+    expect_shape(kvb, R, int64_t{H} * (nope + V));
+    for (int hd = 0; hd < H; ++hd) {
+      const int64_t base = int64_t{hd} * (nope + V);
+      // W_UK^h is [nope x R]; the absorbed product needs its transpose [R x nope]: build it once.
+      std::vector<float> uk = to_f32(row_slice(kvb, base, nope));
+      std::vector<float> ukt(static_cast<size_t>(R) * nope);
+      for (int d = 0; d < nope; ++d)
+        for (int c = 0; c < R; ++c) ukt[static_cast<size_t>(c) * nope + d] = uk[static_cast<size_t>(d) * R + c];
+      L.k_b.push_back(w_->own_f32(p + "attn_k_b(from kv_b)." + std::to_string(hd), std::move(ukt), {nope, R, 1, 1}, 2));
+      L.v_b.push_back(row_slice(kvb, base + nope, V));
+    }
+  }
+
+  uint64_t active_bytes() const {
+    uint64_t b = tok_embd_.row_size() + output_.nbytes;  // one embedding row; the whole head
+    for (const auto& L : layers_) {
+      for (const TensorView* t : {&L.q_a, &L.q_b, &L.q, &L.kv_a, &L.o, &L.gate, &L.up, &L.down, &L.router,
+                                  &L.sh_gate, &L.sh_up, &L.sh_down})
+        b += t->nbytes;
+      for (size_t h = 0; h < L.k_b.size(); ++h) b += L.k_b[h].nbytes + L.v_b[h].nbytes;
+      if (L.moe && !L.exp_gate.empty())
+        b += static_cast<uint64_t>(hp_.n_experts_used) *
+             (L.exp_gate[0].nbytes + L.exp_up[0].nbytes + L.exp_down[0].nbytes);
+    }
+    return b;
+  }
+
+  Hparams hp_;
+  std::shared_ptr<const void> keep_alive_;  // the mapped file(s) the views point into
+  std::unique_ptr<WeightSource> w_;
+  ThreadPool& pool_;
+  Rope rope_;
+  ModelInfo info_;
+  TensorView tok_embd_, output_;
+  std::vector<float> output_norm_;
+  std::vector<MlaLayer> layers_;
+  // Scratch reused across calls (forward is not reentrant).
+  std::vector<float> ctx_;
+  std::vector<std::vector<float>> scores_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_deepseek2(Hparams hp, std::unique_ptr<WeightSource> weights, ThreadPool& pool,
+                                      std::string name, std::shared_ptr<const void> keep_alive) {
+  return std::make_unique<DeepSeek2>(std::move(hp), std::move(weights), pool, std::move(name), std::move(keep_alive));
+}
+
+}  // namespace whale::model
