@@ -30,7 +30,7 @@ struct EngineOptions {
   int ctx_size = 8192;          // max tokens per sequence (prompt + completion)
   int64_t kv_blocks = 0;        // 0: enough for max_parallel full contexts
   model::KvType kv_type = model::KvType::F16;
-  int max_queue = 64;           // waiting requests beyond which submit() refuses (503)
+  int max_queue = 64;           // waiting requests beyond which submit() refuses (503); 0 = no limit
   int prefill_chunk = 512;      // prompt tokens per step for one sequence
 };
 

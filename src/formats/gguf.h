@@ -2,6 +2,7 @@
 // Spec: ../shared/specs/gguf-and-quants.md §1. Every malformed input throws whale::Error with a
 // message naming the file, the offending item and its value; nothing here crashes on bad bytes.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -22,6 +23,16 @@ enum class ValueType : uint32_t {
   STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
 };
 std::string_view value_type_name(ValueType t);
+
+// Nested arrays (arrays of arrays) are parsed up to this depth; llama.cpp cannot read them at
+// all and whale's writer refuses them unless explicitly allowed.
+inline constexpr int kMaxArrayDepth = 8;
+// Caps from llama.cpp's reader (spec §1.8): one string <= 1 GiB, one array <= 2^30 elements.
+inline constexpr uint64_t kMaxStringBytes = uint64_t{1} << 30;
+inline constexpr uint64_t kMaxArrayElements = uint64_t{1} << 30;
+inline constexpr size_t kMaxTensorNameBytes = 63;
+// Size in bytes of one scalar of type t (0 for STRING and ARRAY, whose size varies).
+size_t scalar_size(ValueType t);
 
 // One metadata value. Scalars are held widened (integers in i64/u64, floats in double) with
 // their original type kept; arrays hold their element type and elements (nested arrays allowed).
@@ -104,6 +115,13 @@ class GgufFile {
   // View by name; throws naming the file and tensor when absent.
   TensorView view(std::string_view name) const;
 
+  // Byte offset just past the last tensor info record (before the alignment padding).
+  size_t header_end() const { return header_end_; }
+  // False when tensor offsets deviate from the canonical running sum of spec §1.6 (whale reads
+  // such files, llama.cpp refuses them); warnings() then says which tensor deviates.
+  bool canonical_layout() const { return canonical_; }
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
  private:
   GgufFile() = default;
   void parse_all();
@@ -115,6 +133,9 @@ class GgufFile {
   uint32_t version_ = 0;
   size_t alignment_ = 32;
   size_t data_offset_ = 0;
+  size_t header_end_ = 0;
+  bool canonical_ = true;
+  std::vector<std::string> warnings_;
   std::vector<std::pair<std::string, Value>> kv_;
   std::unordered_map<std::string, size_t> kv_index_;
   std::vector<TensorInfo> tensors_;

@@ -1,0 +1,134 @@
+// Kernel microbenchmarks.
+//   MatVec/<type>/<threads>: decode-shaped y = W·x (one token) on a 2048x2048 weight. Copies of
+//     W rotate through a buffer of WHALE_BENCH_ROTATE_MB (default 1024 MB, above the L3 size of
+//     the usual hosts), so each call reads its weights from memory; GB/s = weight bytes / time.
+//   MatVecHot/<type>: the same on one copy (cache-resident): the compute ceiling.
+//   MatMat/<type>/<tokens>: prefill-shaped products (64 and 512 tokens); GFLOP/s = 2·M·K·n / time.
+//   Ops: rmsnorm, softmax, silu_mul on 7168 floats.
+// Run: build/bench/kernels_bench --benchmark_min_time=0.2
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "tensor/quants.h"
+
+namespace {
+
+using whale::GgmlType;
+
+constexpr int64_t kK = 2048, kM = 2048;
+
+std::vector<float> random_floats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+size_t rotate_bytes() {
+  const char* e = std::getenv("WHALE_BENCH_ROTATE_MB");
+  const long mb = e ? std::atol(e) : 1024;
+  return static_cast<size_t>(mb > 0 ? mb : 1024) << 20;
+}
+
+// `copies` back-to-back copies of one quantised kM x kK matrix.
+struct WeightSet {
+  GgmlType type;
+  size_t matrix_bytes = 0;
+  int copies = 1;
+  std::unique_ptr<uint8_t[]> data;
+  WeightSet(GgmlType t, size_t budget) : type(t) {
+    const size_t row = whale::row_bytes(t, kK);
+    matrix_bytes = row * kM;
+    copies = static_cast<int>(std::max<size_t>(1, budget / matrix_bytes));
+    data.reset(new uint8_t[matrix_bytes * copies]);
+    const auto src = random_floats(static_cast<size_t>(kK * kM), 42);
+    for (int64_t r = 0; r < kM; ++r)
+      whale::quantize_row(t, src.data() + r * kK, data.get() + r * row, kK);
+    for (int c = 1; c < copies; ++c)
+      std::memcpy(data.get() + c * matrix_bytes, data.get(), matrix_bytes);
+  }
+  whale::TensorView view(int c) const {
+    whale::TensorView v;
+    v.name = "bench";
+    v.type = type;
+    v.n_dims = 2;
+    v.ne = {kK, kM, 1, 1};
+    v.data = data.get() + static_cast<size_t>(c % copies) * matrix_bytes;
+    v.nbytes = matrix_bytes;
+    return v;
+  }
+};
+
+const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0,
+                           GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
+                           GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,
+                           GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS};
+
+void MatVec(benchmark::State& state, GgmlType t, bool rotate) {
+  const int threads = static_cast<int>(state.range(0));
+  static std::unique_ptr<WeightSet> cache;  // one type's buffer at a time (it is big)
+  if (!cache || cache->type != t || (cache->copies > 1) != rotate)
+    cache = std::make_unique<WeightSet>(t, rotate ? rotate_bytes() : 0);
+  whale::ThreadPool pool(threads);
+  const auto x = random_floats(kK, 1);
+  std::vector<float> y(kM);
+  int c = 0;
+  for (auto _ : state) {
+    whale::kernels::matmul(cache->view(c++), x.data(), 1, y.data(), pool);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(cache->matrix_bytes));
+}
+
+void MatMat(benchmark::State& state, GgmlType t) {
+  const int64_t n = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+  const WeightSet w(t, 0);
+  whale::ThreadPool pool(threads);
+  const auto x = random_floats(static_cast<size_t>(kK * n), 2);
+  std::vector<float> y(static_cast<size_t>(kM * n));
+  for (auto _ : state) {
+    whale::kernels::matmul(w.view(0), x.data(), n, y.data(), pool);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * kM * kK * n * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
+void Ops(benchmark::State& state) {
+  const int64_t n = 7168;
+  auto x = random_floats(n, 3), w = random_floats(n, 4), y = x;
+  for (auto _ : state) {
+    whale::kernels::rmsnorm(x.data(), w.data(), y.data(), n, 1e-6f);
+    whale::kernels::silu_mul(x.data(), w.data(), y.data(), n);
+    whale::kernels::softmax(y.data(), n);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * n * 4 * 7);
+}
+
+int register_all() {
+  for (GgmlType t : kTypes) {
+    const std::string name(whale::type_name(t));
+    benchmark::RegisterBenchmark(("MatVec/" + name).c_str(), MatVec, t, true)
+        ->Arg(1)->Arg(2)->UseRealTime();
+    benchmark::RegisterBenchmark(("MatVecHot/" + name).c_str(), MatVec, t, false)
+        ->Arg(2)->UseRealTime();
+    benchmark::RegisterBenchmark(("MatMat/" + name).c_str(), MatMat, t)
+        ->Args({64, 2})->Args({512, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RegisterBenchmark("Ops/rmsnorm+silu_mul+softmax/7168", Ops);
+  return 0;
+}
+const int registered = register_all();
+
+}  // namespace

@@ -1,0 +1,105 @@
+// Builds the scalar table, picks the active one once, and maps weight types to kernels.
+#include <cstdlib>
+#include <string_view>
+
+#include "kernels/kernel_table.h"
+#include "kernels/avx2_kernels.h"
+#include "kernels/scalar_kernels.h"
+#include "tensor/quant_blocks.h"
+#include "util/cpu_features.h"
+#include "util/error.h"
+
+namespace whale::kernels {
+
+const KernelTable* avx2_table() {
+#if defined(__x86_64__)
+  // The check runs here, in a file built for baseline x86-64: code in *_avx2.cpp may use AVX2
+  // anywhere, so nothing there is called before we know the CPU has it.
+  static const KernelTable* table = []() -> const KernelTable* {
+    const CpuFeatures& f = cpu_features();
+    if (!(f.avx2 && f.fma && f.f16c)) return nullptr;
+    static const KernelTable t = make_avx2_table();
+    return &t;
+  }();
+  return table;
+#else
+  return nullptr;  // *_avx2.cpp files are only compiled for x86-64 (cmake/whale_layers.cmake)
+#endif
+}
+
+const KernelTable& scalar_table() {
+  static const KernelTable table = [] {
+    KernelTable t;
+    t.name = "scalar";
+    t.quantize_q8_0 = scalar::quantize_q8_0;
+    t.quantize_q8_1 = scalar::quantize_q8_1;
+    t.quantize_q8_k = scalar::quantize_q8_k;
+    t.dot_f32w = scalar::dot_f32w;
+    t.dot_f16 = scalar::dot_f16;
+    t.dot_bf16 = scalar::dot_bf16;
+    t.dot_q4_0 = scalar::dot_q4_0;
+    t.dot_q4_1 = scalar::dot_q4_1;
+    t.dot_q5_0 = scalar::dot_q5_0;
+    t.dot_q5_1 = scalar::dot_q5_1;
+    t.dot_q8_0 = scalar::dot_q8_0;
+    t.dot_iq4_nl = scalar::dot_iq4_nl;
+    t.dot_q2_k = scalar::dot_q2_k;
+    t.dot_q3_k = scalar::dot_q3_k;
+    t.dot_q4_k = scalar::dot_q4_k;
+    t.dot_q5_k = scalar::dot_q5_k;
+    t.dot_q6_k = scalar::dot_q6_k;
+    t.dot_iq4_xs = scalar::dot_iq4_xs;
+    t.rmsnorm = scalar::rmsnorm;
+    t.softmax = scalar::softmax;
+    t.silu_mul = scalar::silu_mul;
+    t.add = scalar::add;
+    t.scale = scalar::scale;
+    t.dot_f32 = scalar::dot_f32;
+    t.axpy = scalar::axpy;
+    t.dot_f32_f16 = scalar::dot_f32_f16;
+    t.axpy_f16 = scalar::axpy_f16;
+    return t;
+  }();
+  return table;
+}
+
+const KernelTable& active_table() {
+  static const KernelTable& table = [] () -> const KernelTable& {
+    // WHALE_KERNELS=scalar forces the reference kernels (to bisect a numerical difference).
+    if (const char* e = std::getenv("WHALE_KERNELS"); e && std::string_view(e) == "scalar")
+      return scalar_table();
+    const KernelTable* avx2 = avx2_table();
+    return avx2 ? *avx2 : scalar_table();
+  }();
+  return table;
+}
+
+WeightKernel weight_kernel(const KernelTable& k, GgmlType t) {
+  const WeightKernel f32{nullptr, nullptr, 1, 4};
+  auto q8_0 = [&](DotFn d) { return WeightKernel{d, k.quantize_q8_0, kQK, sizeof(BlockQ8_0)}; };
+  auto q8_1 = [&](DotFn d) { return WeightKernel{d, k.quantize_q8_1, kQK, sizeof(BlockQ8_1)}; };
+  auto q8_k = [&](DotFn d) { return WeightKernel{d, k.quantize_q8_k, kQKK, sizeof(BlockQ8K)}; };
+  switch (t) {
+    case GgmlType::F32: { auto w = f32; w.dot = k.dot_f32w; return w; }
+    case GgmlType::F16: { auto w = f32; w.dot = k.dot_f16; return w; }
+    case GgmlType::BF16: { auto w = f32; w.dot = k.dot_bf16; return w; }
+    case GgmlType::Q4_0: return q8_0(k.dot_q4_0);
+    case GgmlType::Q5_0: return q8_0(k.dot_q5_0);
+    case GgmlType::Q8_0: return q8_0(k.dot_q8_0);
+    case GgmlType::IQ4_NL: return q8_0(k.dot_iq4_nl);
+    case GgmlType::Q4_1: return q8_1(k.dot_q4_1);
+    case GgmlType::Q5_1: return q8_1(k.dot_q5_1);
+    case GgmlType::Q2_K: return q8_k(k.dot_q2_k);
+    case GgmlType::Q3_K: return q8_k(k.dot_q3_k);
+    case GgmlType::Q4_K: return q8_k(k.dot_q4_k);
+    case GgmlType::Q5_K: return q8_k(k.dot_q5_k);
+    case GgmlType::Q6_K: return q8_k(k.dot_q6_k);
+    case GgmlType::IQ4_XS: return q8_k(k.dot_iq4_xs);
+    default: break;
+  }
+  auto tr = type_traits(static_cast<uint32_t>(t));
+  fail("matmul: weight type ", tr ? std::string(tr->name) : std::string("?"), " (id ",
+       static_cast<uint32_t>(t), ") has no kernel");
+}
+
+}  // namespace whale::kernels

@@ -1,0 +1,78 @@
+// The run-time dispatch table: one struct of function pointers per instruction set. The
+// scalar table is the reference ("twin") for the AVX2 one; tests run both side by side.
+// Internal to the kernels layer (and its tests); the model uses matmul.h / ops.h.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/dtype.h"
+#include "tensor/tensor_view.h"
+#include "util/thread_pool.h"
+
+namespace whale::kernels {
+
+// Converts n activations (a multiple of the block size) to an activation block format.
+using QuantizeActFn = void (*)(const float* x, void* dst, int64_t n);
+
+// Dot products of one weight row (n elements, in the weight's block format) with nt activation
+// rows (1 <= nt <= kMaxDotTokens) stored act_stride bytes apart:
+// out[t * out_stride] = row · act_t. The weight row is decoded once for all nt rows.
+using DotFn = void (*)(int64_t n, const void* w, const void* act, size_t act_stride, int nt,
+                       float* out, size_t out_stride);
+inline constexpr int kMaxDotTokens = 4;
+
+struct KernelTable {
+  const char* name = "";
+  // Activation quantisers (spec §3.1, §3.7). Every table produces the reference bytes, so the
+  // quantised activations, and hence all integer sums, are identical across tables.
+  QuantizeActFn quantize_q8_0 = nullptr;
+  QuantizeActFn quantize_q8_1 = nullptr;
+  QuantizeActFn quantize_q8_k = nullptr;
+  // One dot product per weight type; f32 activations for F32/F16/BF16.
+  DotFn dot_f32w = nullptr, dot_f16 = nullptr, dot_bf16 = nullptr;
+  DotFn dot_q4_0 = nullptr, dot_q4_1 = nullptr, dot_q5_0 = nullptr, dot_q5_1 = nullptr;
+  DotFn dot_q8_0 = nullptr, dot_iq4_nl = nullptr;
+  DotFn dot_q2_k = nullptr, dot_q3_k = nullptr, dot_q4_k = nullptr, dot_q5_k = nullptr;
+  DotFn dot_q6_k = nullptr, dot_iq4_xs = nullptr;
+  // ops.h
+  void (*rmsnorm)(const float* x, const float* w, float* y, int64_t n, float eps) = nullptr;
+  void (*softmax)(float* x, int64_t n) = nullptr;
+  void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+  void (*add)(const float* a, const float* b, float* out, int64_t n) = nullptr;
+  void (*scale)(float* x, float s, int64_t n) = nullptr;
+  float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
+  void (*axpy)(float a, const float* x, float* y, int64_t n) = nullptr;
+  // The same two on an f16 second operand (latent KV cache rows).
+  float (*dot_f32_f16)(const float* a, const uint16_t* b, int64_t n) = nullptr;
+  void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n) = nullptr;
+};
+
+// Plain C++ kernels; always available.
+const KernelTable& scalar_table();
+// AVX2+FMA+F16C kernels, or nullptr when not built for this target or the CPU lacks them.
+const KernelTable* avx2_table();
+// The table every public entry point uses: the best one this CPU supports, chosen once
+// (environment WHALE_KERNELS=scalar forces the scalar table).
+const KernelTable& active_table();
+
+// How a weight type is multiplied: its dot product and its activation format.
+struct WeightKernel {
+  DotFn dot = nullptr;
+  QuantizeActFn quantize = nullptr;  // nullptr: f32 activations are used as they are
+  int act_block = 1;                 // elements per activation block
+  int act_block_bytes = 4;           // bytes per activation block
+};
+// Throws whale::Error if `t` has no kernel.
+WeightKernel weight_kernel(const KernelTable& table, GgmlType t);
+
+// mla_attention (mla_attention.h) with an explicit table.
+struct LatentCacheView;
+void mla_attention_with(const KernelTable& table, const LatentCacheView& cache, int64_t n_ctx,
+                        const float* q_lat, const float* q_rope, int64_t n_heads, float scale,
+                        float* out, ThreadPool& pool);
+
+// matmul (matmul.h) with an explicit table, so tests can compare the scalar and SIMD twins.
+void matmul_with(const KernelTable& table, const TensorView& W, const float* x,
+                 int64_t n_tokens, float* y, ThreadPool& pool);
+
+}  // namespace whale::kernels

@@ -1,0 +1,32 @@
+// Matrix products of a weight tensor with f32 activations: the one entry point the model uses
+// for every linear layer (spec gguf-and-quants.md §4).
+//
+// Numerics (documented per spec §4.3): for quantised weights the activations are first
+// quantised once per call with the *reference* quantisers (§3.1 Q8_0/Q8_1: roundf and
+// id = 1/d; §3.7 Q8_K), then each output is a sum of per-block integer dot products scaled in
+// f32 (§4.2). This is llama.cpp's CPU data flow; the integer parts are identical to it, the f32
+// accumulation order is not (and need not be). F32/F16/BF16 weights are widened to f32 and
+// multiplied by the unrounded f32 activations (better than llama.cpp's f16-rounded ones; the
+// fixture goldens are an exact f32 evaluation).
+#pragma once
+#include <cstdint>
+
+#include "tensor/tensor_view.h"
+#include "util/thread_pool.h"
+
+namespace whale::kernels {
+
+// y[t * M + r] = sum_k W[r, k] * x[t * K + k] for r < M = W.n_rows(), t < n_tokens,
+// K = W.ne[0]. x holds n_tokens rows of K floats, y receives n_tokens rows of M floats (y must
+// not alias x). Work is split over `pool` by row ranges; a call with n_tokens == 0 does
+// nothing. Throws whale::Error naming the tensor for an unsupported type, a null pointer or a
+// row length that is not a multiple of the type's block size. Uses pool.run, so it must not be
+// called from inside a task of the same pool.
+// Supported W types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K,
+// Q6_K, IQ4_NL, IQ4_XS (3-D expert weights are passed by the caller as 2-D views).
+void matmul(const TensorView& W, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+
+// True if matmul accepts weights of type t.
+bool matmul_supports(GgmlType t);
+
+}  // namespace whale::kernels

@@ -1,0 +1,44 @@
+// The plain C++ kernels that fill the scalar table (kernel_table.h). They are the reference
+// twins of the SIMD kernels, written to follow the spec's formulas literally.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace whale::kernels::scalar {
+
+// Activation quantisers, spec §3.1 (Q8_0, Q8_1) and §3.7 (Q8_K).
+void quantize_q8_0(const float* x, void* dst, int64_t n);
+void quantize_q8_1(const float* x, void* dst, int64_t n);
+void quantize_q8_k(const float* x, void* dst, int64_t n);
+
+#define WHALE_SCALAR_DOT(name)                                                         \
+  void name(int64_t n, const void* w, const void* act, size_t act_stride, int nt, float* out, \
+            size_t out_stride)
+WHALE_SCALAR_DOT(dot_f32w);
+WHALE_SCALAR_DOT(dot_f16);
+WHALE_SCALAR_DOT(dot_bf16);
+WHALE_SCALAR_DOT(dot_q4_0);
+WHALE_SCALAR_DOT(dot_q4_1);
+WHALE_SCALAR_DOT(dot_q5_0);
+WHALE_SCALAR_DOT(dot_q5_1);
+WHALE_SCALAR_DOT(dot_q8_0);
+WHALE_SCALAR_DOT(dot_iq4_nl);
+WHALE_SCALAR_DOT(dot_q2_k);
+WHALE_SCALAR_DOT(dot_q3_k);
+WHALE_SCALAR_DOT(dot_q4_k);
+WHALE_SCALAR_DOT(dot_q5_k);
+WHALE_SCALAR_DOT(dot_q6_k);
+WHALE_SCALAR_DOT(dot_iq4_xs);
+#undef WHALE_SCALAR_DOT
+
+void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);
+void softmax(float* x, int64_t n);
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+void add(const float* a, const float* b, float* out, int64_t n);
+void scale(float* x, float s, int64_t n);
+float dot_f32(const float* a, const float* b, int64_t n);
+void axpy(float a, const float* x, float* y, int64_t n);
+float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
+void axpy_f16(float a, const uint16_t* x, float* y, int64_t n);
+
+}  // namespace whale::kernels::scalar

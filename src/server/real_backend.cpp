@@ -1,0 +1,277 @@
+#include "server/real_backend.h"
+
+#include <cstdio>
+
+#include "chat/chat_template.h"
+#include "chat/fim.h"
+#include "model/model.h"
+#include "model/synthetic.h"
+#include "sampling/json_constraint.h"
+#include "server/chat_output_parser.h"
+#include "server/errors.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+namespace whale::server {
+
+namespace {
+
+// DeepSeek tool-call markers (vocabulary strings: fullwidth bar U+FF5C, U+2581 for spaces).
+const std::string kCallsBegin = "<\xEF\xBD\x9Ctool\xE2\x96\x81" "calls\xE2\x96\x81" "begin\xEF\xBD\x9C>";
+const std::string kCallsEnd = "<\xEF\xBD\x9Ctool\xE2\x96\x81" "calls\xE2\x96\x81" "end\xEF\xBD\x9C>";
+const std::string kCallBegin = "<\xEF\xBD\x9Ctool\xE2\x96\x81" "call\xE2\x96\x81" "begin\xEF\xBD\x9C>";
+const std::string kCallEnd = "<\xEF\xBD\x9Ctool\xE2\x96\x81" "call\xE2\x96\x81" "end\xEF\xBD\x9C>";
+const std::string kToolSep = "<\xEF\xBD\x9Ctool\xE2\x96\x81sep\xEF\xBD\x9C>";
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return !suffix.empty() && s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// FNV-1a, for a stable fingerprint of the loaded model.
+uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ull) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+class Decoder final : public TextDecoder {
+ public:
+  explicit Decoder(const tokenizer::Tokenizer& tok) : dec_(tok, false) {}
+  std::string push(int32_t token) override { return dec_.push(token); }
+  std::string flush() override { return dec_.flush(); }
+
+ private:
+  tokenizer::StreamDecoder dec_;
+};
+
+nlohmann::ordered_json message_json(const ChatMessage& m) {
+  nlohmann::ordered_json j;
+  j["role"] = m.role;
+  j["content"] = m.content ? nlohmann::ordered_json(*m.content) : nlohmann::ordered_json(nullptr);
+  if (m.name) j["name"] = *m.name;
+  if (m.has_tool_calls) {
+    nlohmann::ordered_json calls = nlohmann::ordered_json::array();
+    for (const auto& c : m.tool_calls)
+      calls.push_back({{"id", c.id},
+                       {"type", c.type},
+                       {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+    j["tool_calls"] = std::move(calls);
+  }
+  if (m.has_reasoning_content)
+    j["reasoning_content"] = m.reasoning_content ? nlohmann::ordered_json(*m.reasoning_content)
+                                                 : nlohmann::ordered_json(nullptr);
+  if (m.role == "tool") j["tool_call_id"] = m.tool_call_id;
+  return j;
+}
+
+}  // namespace
+
+struct RealBackend::State {
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<tokenizer::Tokenizer> tok;
+  std::unique_ptr<chat::ChatTemplate> tmpl;
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<engine::Engine> engine;
+  std::optional<chat::FimMarkers> fim;
+  std::shared_ptr<sampling::JsonVocab> json_vocab;
+  BackendInfo info;
+};
+
+struct RealBackend::PromptPlan {
+  std::string text;
+  ChatParserConfig parser;
+  bool json_constraint = false;
+};
+
+RealBackend::RealBackend(RealBackendOptions options)
+    : options_(std::move(options)), s_(std::make_unique<State>()) {}
+
+RealBackend::~RealBackend() {
+  if (s_->engine) s_->engine->shutdown(std::chrono::milliseconds(0));
+}
+
+void RealBackend::load() {
+  State& s = *s_;
+  const auto& path = options_.model_path;
+  s.pool = std::make_unique<ThreadPool>(options_.threads);
+  s.tok = tokenizer::Tokenizer::load(path);
+  auto warn = [this](const std::string& w) {
+    if (options_.warn_to_stderr) std::fprintf(stderr, "whale serve: warning: %s\n", w.c_str());
+  };
+  std::string src = s.tok->chat_template();
+  try {
+    s.tmpl = std::make_unique<chat::ChatTemplate>(src, warn);
+  } catch (const whale::Error& e) {
+    warn(str_cat("chat template of ", path.string(), " not usable (", e.what(),
+                 "); using the DeepSeek-V3 format"));
+    s.tmpl = std::make_unique<chat::ChatTemplate>(model::demo_chat_template(false), warn);
+  }
+  s.fim = chat::detect_fim_markers(
+      [&](const std::string& text) { return s.tok->find(text).has_value(); });
+  s.json_vocab = sampling::JsonVocab::from_tokenizer(*s.tok);
+  s.model = model::load_model(path, *s.pool);
+  const auto& mi = s.model->info();
+  engine::EngineOptions eo = options_.engine;
+  if (eo.ctx_size <= 0)
+    eo.ctx_size = static_cast<int>(std::min<int64_t>(mi.n_ctx_train > 0 ? mi.n_ctx_train : 8192, 8192));
+  s.engine = engine::make_engine(*s.model, *s.tok, eo);
+  char fp[32];
+  std::snprintf(fp, sizeof fp, "fp_%010llx",
+                static_cast<unsigned long long>(
+                    fnv1a(mi.name + "|" + mi.architecture + "|" + std::to_string(mi.weight_bytes)) &
+                    0xFFFFFFFFFFull));
+  s.info.model_name = mi.name;
+  s.info.system_fingerprint = fp;
+  s.info.n_ctx = eo.ctx_size;
+  s.info.fim = s.fim.has_value();
+  ready_ = true;
+}
+
+BackendInfo RealBackend::info() const { return s_->info; }
+
+RealBackend::PromptPlan RealBackend::plan(const ChatRequest& r) const {
+  const State& s = *s_;
+  const chat::ChatFormat& format = s.tmpl->format();
+  PromptPlan p;
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  const size_t n_render = r.prefix_completion ? r.messages.size() - 1 : r.messages.size();
+  for (size_t i = 0; i < n_render; ++i) messages.push_back(message_json(r.messages[i]));
+  messages = chat::prepare_messages(messages, format);
+  const bool tools_active = !r.tools.empty() && r.tool_choice != ToolChoice::kNone;
+  nlohmann::ordered_json tools(nullptr);
+  if (tools_active) {
+    tools = nlohmann::ordered_json::array();
+    for (const auto& t : r.tools) {
+      nlohmann::ordered_json fn;
+      fn["name"] = t.name;
+      if (!t.description.empty()) fn["description"] = t.description;
+      if (!t.parameters.is_null()) fn["parameters"] = nlohmann::ordered_json::parse(t.parameters.dump());
+      tools.push_back({{"type", "function"}, {"function", std::move(fn)}});
+    }
+  }
+  nlohmann::ordered_json extra(nullptr);
+  if (!format.thinking_variable.empty()) extra = {{format.thinking_variable, r.thinking}};
+  chat::RenderOptions ro;
+  ro.bos_token = s.tok->bos_text();
+  ro.eos_token = s.tok->eos_text();
+  ro.add_generation_prompt = true;
+  try {
+    p.text = s.tmpl->render(messages, tools, ro, extra);
+  } catch (const whale::Error& e) {
+    // The template rejects this conversation (raise_exception, `in None`, ...).
+    throw bad_request(std::string("Invalid messages value, the chat template rejected the "
+                                  "conversation: ") + e.what());
+  }
+  // Thinking on any template: open the span if the template did not; close it when thinking
+  // is off but the template forces it open.
+  const std::string& open = format.think_open;
+  const std::string& close = format.think_close;
+  const bool open_at_end = ends_with(p.text, open + "\n") || ends_with(p.text, open);
+  p.parser.think_open = open;
+  p.parser.think_close = close;
+  if (r.thinking) {
+    p.parser.thinking = true;
+    // Always start the answer inside the span (as R1's template does), also for templates
+    // whose model would write the open tag itself: then reasoning can never leak into content.
+    if (!open_at_end) p.text += open + "\n";
+    p.parser.start_inside = true;
+  } else if (open_at_end) {
+    p.text += close + "\n\n";
+  }
+  if (r.prefix_completion) {
+    const ChatMessage& last = r.messages.back();
+    if (r.thinking) {
+      if (!p.parser.start_inside) {
+        p.text += open + "\n";
+        p.parser.start_inside = true;
+      }
+      if (last.reasoning_content) p.text += *last.reasoning_content;
+      if (last.content && !last.content->empty()) {
+        // The reasoning is over; the continuation is answer text.
+        p.text += close + "\n\n";
+        p.parser.thinking = false;
+      }
+    }
+    if (last.content) p.text += *last.content;
+  }
+  if (tools_active) {
+    p.parser.tools = true;
+    p.parser.accept_xml = format.tool_syntax == chat::ToolCallSyntax::QwenXml;
+    const bool v3 = format.tool_syntax == chat::ToolCallSyntax::DeepSeekV3 ||
+                    format.tool_syntax == chat::ToolCallSyntax::None;
+    const bool v31 = format.tool_syntax == chat::ToolCallSyntax::DeepSeekV31;
+    std::string forced_name;
+    if (r.tool_choice == ToolChoice::kNamed) forced_name = r.tool_choice_name;
+    if (r.tool_choice == ToolChoice::kRequired && r.tools.size() == 1) forced_name = r.tools[0].name;
+    if ((v3 || v31) && (r.tool_choice == ToolChoice::kNamed || r.tool_choice == ToolChoice::kRequired)) {
+      // Forced call: the prompt opens the call; for a known name the arguments are decoded
+      // under the JSON constraint and the closing markers are supplied at the end.
+      std::string prefix = kCallsBegin + kCallBegin;
+      if (!forced_name.empty()) {
+        prefix += v3 ? "function" + kToolSep + forced_name + "\n```json\n" : forced_name + kToolSep;
+        p.parser.forced_call_suffix =
+            (v3 ? std::string("\n```") : std::string()) + kCallEnd + kCallsEnd;
+        p.json_constraint = true;
+      } else if (v3) {
+        prefix += "function" + kToolSep;
+      }
+      p.text += prefix;
+      p.parser.forced_call_prefix = prefix;
+    }
+  }
+  return p;
+}
+
+std::vector<int32_t> RealBackend::encode_chat(const ChatRequest& request) {
+  // The rendered prompt carries the BOS text itself (spec tokenizer-and-chat.md §2.6).
+  return s_->tok->encode(plan(request).text, false, true);
+}
+
+std::vector<int32_t> RealBackend::encode_fim(const std::string& prompt,
+                                             const std::optional<std::string>& suffix) {
+  const State& s = *s_;
+  if (suffix && !s.fim)
+    throw bad_request("Invalid suffix value, this model has no fill-in-the-middle tokens");
+  const std::string text =
+      s.fim ? chat::build_fim_prompt(prompt, suffix, *s.fim) : prompt;
+  return s.tok->encode(text, s.tok->add_bos_default(), true);
+}
+
+std::unique_ptr<TextDecoder> RealBackend::make_decoder() { return std::make_unique<Decoder>(*s_->tok); }
+
+std::unique_ptr<OutputParser> RealBackend::make_output_parser(const ChatRequest& request) {
+  const PromptPlan p = plan(request);
+  if (!p.parser.thinking && !p.parser.tools) return std::make_unique<PlainOutputParser>();
+  return std::make_unique<ChatOutputParser>(p.parser);
+}
+
+std::string RealBackend::token_bytes(int32_t token) const {
+  try {
+    return s_->tok->token_bytes(token);
+  } catch (const whale::Error&) {
+    return "";
+  }
+}
+
+std::shared_ptr<sampling::TokenConstraint> RealBackend::make_constraint(const ChatRequest& request) {
+  if (!request.json_mode && !plan(request).json_constraint) return nullptr;
+  return std::make_shared<sampling::JsonConstraint>(s_->json_vocab);
+}
+
+std::shared_ptr<engine::Stream> RealBackend::submit(engine::GenerateRequest request) {
+  return s_->engine->submit(std::move(request));
+}
+
+engine::EngineStats RealBackend::stats() const {
+  return s_->engine ? s_->engine->stats() : engine::EngineStats{};
+}
+
+void RealBackend::shutdown(std::chrono::milliseconds deadline) {
+  ready_ = false;
+  if (s_->engine) s_->engine->shutdown(deadline);
+}
+
+}  // namespace whale::server
