@@ -9,6 +9,7 @@
 #include "tensor/dtype.h"
 #include "tensor/float_convert.h"
 #include "tensor/quant_blocks.h"
+#include "tensor/quants.h"
 #include "util/error.h"
 
 namespace whale::model {
@@ -112,6 +113,42 @@ struct Writer {
       if (t == GgmlType::F32 || t == GgmlType::F16) fill_float(t, dst, n, sd, 0.0f, *rng);
       else fill_quant(t, dst, n, sd, *rng);
     });
+  }
+
+  // The hybrid MLA generation carries kv_b and also k_b/v_b; the latter must hold the same
+  // weights (k_b = per-head transpose of kv_b's key rows, v_b = its value rows, spec §3.4), so
+  // they are derived from kv_b's dequantised values and quantised to their own types.
+  void mla_hybrid(const std::string& p, const SynthShape& s) {
+    const int64_t R = s.kv_lora, H = s.heads, rows = H * (s.nope + s.v);
+    const std::string kvb_name = p + "attn_kv_b.weight";
+    const GgmlType kvb_t = weight_type(kvb_name, R);
+    std::vector<uint8_t> kvb(row_bytes(kvb_t, R) * rows);
+    Rng rng{mix_seed(o.seed, kvb_name)};
+    if (kvb_t == GgmlType::F32 || kvb_t == GgmlType::F16) fill_float(kvb_t, kvb.data(), kvb.size(), target_std(R), 0.0f, rng);
+    else fill_quant(kvb_t, kvb.data(), kvb.size(), target_std(R), rng);
+    std::vector<float> w(static_cast<size_t>(rows * R));
+    for (int64_t r = 0; r < rows; ++r) dequantize_row(kvb_t, kvb.data() + r * row_bytes(kvb_t, R), w.data() + r * R, R);
+    std::vector<float> kb(static_cast<size_t>(H * R * s.nope)), vb(static_cast<size_t>(H * s.v * R));
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t c = 0; c < R; ++c) {
+        for (int d = 0; d < s.nope; ++d) kb[(h * R + c) * s.nope + d] = w[(h * (s.nope + s.v) + d) * R + c];
+        for (int d = 0; d < s.v; ++d) vb[(h * s.v + d) * R + c] = w[(h * (s.nope + s.v) + s.nope + d) * R + c];
+      }
+    w_add(kvb_name, kvb_t, {R, rows}, std::move(kvb));
+    add_quantised(p + "attn_k_b.weight", kb, {s.nope, R, H});
+    add_quantised(p + "attn_v_b.weight", vb, {R, s.v, H});
+  }
+
+  void add_quantised(const std::string& name, const std::vector<float>& values, std::vector<int64_t> ne) {
+    const GgmlType t = weight_type(name, ne[0]);
+    const int64_t rows = static_cast<int64_t>(values.size()) / ne[0];
+    std::vector<uint8_t> bytes(row_bytes(t, ne[0]) * rows);
+    for (int64_t r = 0; r < rows; ++r) quantize_row(t, values.data() + r * ne[0], bytes.data() + r * row_bytes(t, ne[0]), ne[0]);
+    w_add(name, t, ne, std::move(bytes));
+  }
+
+  void w_add(const std::string& name, GgmlType t, std::vector<int64_t> ne, std::vector<uint8_t> bytes) {
+    w.add_tensor(name, t, ne, std::move(bytes));
   }
 
   void vector(const std::string& name, std::vector<int64_t> ne, float mean, float sd) {
@@ -290,8 +327,9 @@ uint64_t write_synthetic_model(const SynthOptions& o, const std::filesystem::pat
     }
     tw.matrix(p + "attn_kv_a_mqa.weight", {s.dim, s.kv_lora + s.rope});
     tw.vector(p + "attn_kv_a_norm.weight", {s.kv_lora}, 1.0f, 0.05f);
-    if (s.mla != MlaTensors::kMqa) tw.matrix(p + "attn_kv_b.weight", {s.kv_lora, int64_t{s.heads} * (s.nope + s.v)});
-    if (s.mla != MlaTensors::kLegacy) {
+    if (s.mla == MlaTensors::kHybrid) tw.mla_hybrid(p, s);
+    if (s.mla == MlaTensors::kLegacy) tw.matrix(p + "attn_kv_b.weight", {s.kv_lora, int64_t{s.heads} * (s.nope + s.v)});
+    if (s.mla == MlaTensors::kMqa) {
       tw.matrix(p + "attn_k_b.weight", {s.nope, s.kv_lora, s.heads});
       tw.matrix(p + "attn_v_b.weight", {s.kv_lora, s.v, s.heads});
     }
