@@ -88,7 +88,9 @@ void Generation::apply(std::vector<OutputPiece>& pieces, Delta& delta) {
       case OutputPiece::Kind::kToolCallArguments: {
         if (p.text.empty()) break;
         // Merge consecutive fragments of one call into one delta entry.
-        if (!delta.tool_calls.empty() && delta.tool_calls.back().index == p.tool_index) {
+        // The header delta keeps "" arguments (spec §3.4: header first, then fragments).
+        if (!delta.tool_calls.empty() && delta.tool_calls.back().index == p.tool_index &&
+            !delta.tool_calls.back().header) {
           delta.tool_calls.back().arguments += p.text;
         } else {
           ToolCallDelta d;
