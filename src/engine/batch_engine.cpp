@@ -5,12 +5,19 @@
 // KV policy: blocks are allocated just before the step that writes them. When the pool runs dry
 // the youngest running sequence is preempted (blocks freed, sent back to the wait queue in
 // submission order, recomputed later from its tokens), so the oldest requests always progress
-// and no request fails for lack of KV unless it alone needs more than the whole pool.
+// and no request fails for lack of KV unless it alone needs more than the whole pool. Blocks
+// held only by the prefix cache are given up before any sequence is preempted.
+//
+// Prefix cache: a sequence that has no KV yet (new, or preempted) first takes the longest cached
+// prefix of its tokens (at least one token is always left to compute, for the logits); after
+// every step the blocks it filled are published to the cache.
 #include <algorithm>
+#include <cstdio>
 #include <deque>
 #include <thread>
 
 #include "engine/engine.h"
+#include "engine/prefix_cache.h"
 #include "engine/sequence.h"
 #include "engine/stream_impl.h"
 #include "sampling/constraint.h"
@@ -31,8 +38,42 @@ model::KvPool make_pool(const model::Model& model, const EngineOptions& o) {
   if (o.max_parallel < 1) fail("engine: max_parallel must be >= 1, got ", o.max_parallel);
   if (o.ctx_size < 1) fail("engine: ctx_size must be >= 1, got ", o.ctx_size);
   if (o.prefill_chunk < 1) fail("engine: prefill_chunk must be >= 1, got ", o.prefill_chunk);
-  const int64_t n = o.kv_blocks > 0 ? o.kv_blocks : o.max_parallel * blocks_for(o.ctx_size);
-  return model::KvPool(model.info().kv_layout, o.kv_type, n);
+  if (o.cache_ram_bytes < 0) fail("engine: cache_ram_bytes must be >= 0, got ", o.cache_ram_bytes);
+  if (o.kv_blocks > 0) return model::KvPool(model.info().kv_layout, o.kv_type, o.kv_blocks);
+  const int64_t n = o.max_parallel * blocks_for(o.ctx_size);
+  // The RAM tier of the prefix cache lives in the same pool, on top of the sequences' share
+  // (a one-block pool tells the block size; its memory is returned at once).
+  const auto block_bytes = static_cast<int64_t>(model::KvPool(model.info().kv_layout, o.kv_type, 1).block_bytes());
+  return model::KvPool(model.info().kv_layout, o.kv_type, n + o.cache_ram_bytes / block_bytes);
+}
+
+CacheLog default_log(const EngineOptions& o) {
+  if (o.log) return o.log;
+  return [](const std::string& line) { std::fprintf(stderr, "whale: %s\n", line.c_str()); };
+}
+
+std::unique_ptr<PrefixCache> make_cache(model::KvPool& pool, const EngineOptions& o) {
+  PrefixCacheOptions c;
+  c.ram_bytes = o.cache_ram_bytes;
+  c.log = default_log(o);
+  if (o.disk_cache && !o.cache_dir.empty() && o.cache_disk_bytes > 0) {
+    if (o.model_identity.empty()) {
+      c.log("prompt cache: no model identity given, disk tier off");
+    } else {
+      c.disk_dir = o.cache_dir;
+      c.disk_bytes = o.cache_disk_bytes;
+      c.model_identity = o.model_identity;
+    }
+  }
+  if (c.ram_bytes <= 0 && c.disk_dir.empty()) return nullptr;
+  try {
+    return std::make_unique<PrefixCache>(pool, c);
+  } catch (const Error& e) {
+    // A cache folder we cannot use must not stop the server: serve with the RAM tier only.
+    c.log(str_cat(e.what(), "; disk tier off"));
+    c.disk_dir.clear();
+    return c.ram_bytes > 0 ? std::make_unique<PrefixCache>(pool, c) : nullptr;
+  }
 }
 
 class BatchEngine final : public Engine {
@@ -43,6 +84,7 @@ class BatchEngine final : public Engine {
         eog_(std::move(eog)),
         vocab_size_(model.info().vocab_size),
         pool_(make_pool(model, options)),
+        cache_(make_cache(pool_, options)),
         signal_(std::make_shared<SchedulerSignal>()) {
     std::sort(eog_.begin(), eog_.end());
     stats_.kv_blocks_total = pool_.n_blocks();
@@ -53,8 +95,22 @@ class BatchEngine final : public Engine {
 
   std::shared_ptr<Stream> submit(GenerateRequest request) override;
   EngineStats stats() const override {
-    std::lock_guard lk(signal_->mu);
-    return stats_;
+    EngineStats s;
+    {
+      std::lock_guard lk(signal_->mu);
+      s = stats_;
+    }
+    // The disk tier changes between steps (its writer thread); its stats are thread-safe.
+    if (const DiskCache* d = cache_ ? cache_->disk() : nullptr) {
+      const DiskCacheStats ds = d->stats();
+      s.cache_disk_bytes = ds.bytes;
+      s.cache_disk_entries = ds.entries;
+      s.cache_disk_evictions_total = ds.evictions;
+      s.cache_disk_hit_blocks_total = ds.hits;
+      s.cache_disk_writes_total = ds.writes;
+      s.cache_disk_errors_total = ds.errors;
+    }
+    return s;
   }
   const EngineOptions& options() const override { return options_; }
   void shutdown(std::chrono::milliseconds deadline) override;
@@ -75,12 +131,23 @@ class BatchEngine final : public Engine {
   void end(Sequence& s, FinishReason reason, std::string error = {});
   bool is_stop(const Sequence& s, int32_t token) const;
   void publish_stats();
+  // Takes the cached prefix of a sequence that holds no KV.
+  void reuse_cached_prefix(Sequence& s);
+  // A free pool block, evicting a cache-only block if needed; -1 when none.
+  int32_t allocate_block();
+  // Blocks free now or freeable by evicting cache-only blocks.
+  int64_t available_blocks() const { return pool_.n_free() + (cache_ ? cache_->evictable() : 0); }
+  int64_t blocks_in_use() const {
+    return pool_.n_blocks() - pool_.n_free() - (cache_ ? cache_->exclusive_blocks() : 0);
+  }
 
   model::Model& model_;
   const EngineOptions options_;
   std::vector<int32_t> eog_;  // sorted
   const int64_t vocab_size_;
   model::KvPool pool_;        // scheduler thread only
+  std::unique_ptr<PrefixCache> cache_;  // scheduler thread only; null when off (after pool_:
+                                        // destroyed first, it finishes disk writes of pool blocks)
   std::shared_ptr<SchedulerSignal> signal_;  // its mutex guards queue_, stats_, shutdown state
 
   std::deque<SeqPtr> queue_;     // waiting, in submission order
@@ -95,6 +162,7 @@ class BatchEngine final : public Engine {
   int64_t steps_ = 0;
   int64_t completion_tokens_ = 0;
   int64_t prompt_tokens_ = 0;
+  int64_t cached_tokens_ = 0;
   std::vector<float> logits_;
   std::vector<model::SeqStep> batch_;
 
@@ -155,7 +223,7 @@ void BatchEngine::loop() {
           cancel_everything_locked();
           stats_.requests_active = 0;
           stats_.requests_queued = 0;
-          stats_.kv_blocks_used = pool_.n_blocks() - pool_.n_free();
+          stats_.kv_blocks_used = blocks_in_use();
           return;
         }
         if (!running_.empty() || !queue_.empty()) break;
@@ -198,7 +266,7 @@ void BatchEngine::admit_locked() {
     // Keep one spare block per running sequence so admitting does not immediately force a
     // preemption when they cross a block boundary; with nothing running, always admit.
     const int64_t need = blocks_for(std::min(s.pending(), options_.prefill_chunk));
-    if (!running_.empty() && pool_.n_free() < need + static_cast<int64_t>(running_.size())) break;
+    if (!running_.empty() && available_blocks() < need + static_cast<int64_t>(running_.size())) break;
     if (!s.counted) {
       s.counted = true;
       prompt_tokens_ += s.n_prompt;
@@ -242,6 +310,7 @@ void BatchEngine::end(Sequence& s, FinishReason reason, std::string error) {
   const auto now = Clock::now();
   Usage u;
   u.prompt_tokens = s.n_prompt;
+  u.cached_prompt_tokens = s.cached_tokens;
   u.completion_tokens = s.n_generated;
   if (s.has_first_token) {
     u.time_to_first_token_ms = ms_between(s.submitted, s.first_token);
@@ -269,6 +338,11 @@ void BatchEngine::step() {
     Sequence* seq;
     int32_t n_new;
   };
+  if (cache_) {
+    cache_->poll();
+    for (auto& s : running_)
+      if (s->blocks.empty()) reuse_cached_prefix(*s);
+  }
   std::vector<Planned> planned;
   for (size_t i = 0; i < running_.size();) {
     Sequence& s = *running_[i];
@@ -289,7 +363,7 @@ void BatchEngine::step() {
     }
     bool self_preempted = false;
     while (static_cast<int64_t>(s.blocks.size()) < need) {
-      const int32_t b = pool_.allocate();
+      const int32_t b = allocate_block();
       if (b >= 0) {
         s.blocks.push_back(b);
         continue;
@@ -331,7 +405,11 @@ void BatchEngine::step() {
   }
   for (size_t k = 0; k < planned.size(); ++k) {
     Sequence& s = *planned[k].seq;
+    const int32_t full_before = s.n_computed / model::KvPool::kBlockTokens;
     s.n_computed += planned[k].n_new;
+    if (cache_)
+      cache_->publish(s.tokens, s.blocks, full_before, s.n_computed / model::KvPool::kBlockTokens,
+                      s.chain);
     if (s.pending() > 0) continue;  // more of the prompt to come
     advance(s, std::span<const float>(logits_.data() + k * vocab_size_, vocab_size_));
   }
@@ -387,13 +465,47 @@ bool BatchEngine::advance(Sequence& s, std::span<const float> row) {
   return true;
 }
 
+void BatchEngine::reuse_cached_prefix(Sequence& s) {
+  // At least the last token is computed: its logits choose the next token.
+  const auto limit = static_cast<int32_t>(s.tokens.size()) - 1;
+  const PrefixCache::Match m = cache_->acquire(s.tokens, limit, s.chain, s.blocks);
+  s.n_computed = m.tokens;
+  if (!s.cache_looked_up) {
+    // Reported hits are whole 64-token blocks of the prompt (spec api.md §5), even when a
+    // partial block was copied too.
+    s.cache_looked_up = true;
+    const int32_t k = model::KvPool::kBlockTokens;
+    s.cached_tokens = std::min(m.tokens, s.n_prompt - 1) / k * k;
+    cached_tokens_ += s.cached_tokens;
+  }
+}
+
+int32_t BatchEngine::allocate_block() {
+  int32_t b = pool_.allocate();
+  while (b < 0 && cache_ && cache_->evict_one()) b = pool_.allocate();
+  return b;
+}
+
 void BatchEngine::publish_stats() {
+  const PrefixCacheStats c = cache_ ? cache_->stats() : PrefixCacheStats{};
+  const int64_t used = blocks_in_use();
   std::lock_guard lk(signal_->mu);
+  stats_.cached_prompt_tokens_total = cached_tokens_;
+  stats_.cache_ram_bytes = c.ram_bytes;
+  stats_.cache_ram_blocks = c.ram_blocks;
+  stats_.cache_ram_evictions_total = c.ram_evictions;
+  stats_.cache_ram_hit_blocks_total = c.ram_hit_blocks;
+  stats_.cache_disk_bytes = c.disk.bytes;
+  stats_.cache_disk_entries = c.disk.entries;
+  stats_.cache_disk_evictions_total = c.disk.evictions;
+  stats_.cache_disk_hit_blocks_total = c.disk.hits;
+  stats_.cache_disk_writes_total = c.disk.writes;
+  stats_.cache_disk_errors_total = c.disk.errors;
   stats_.requests_active = static_cast<int64_t>(running_.size());
   stats_.requests_queued = static_cast<int64_t>(queue_.size());
   stats_.prompt_tokens_total = prompt_tokens_;
   stats_.completion_tokens_total = completion_tokens_;
-  stats_.kv_blocks_used = pool_.n_blocks() - pool_.n_free();
+  stats_.kv_blocks_used = used;
   stats_.preemptions_total = preemptions_;
   stats_.steps_total = steps_;
 }

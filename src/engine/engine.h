@@ -9,6 +9,8 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +34,23 @@ struct EngineOptions {
   model::KvType kv_type = model::KvType::F16;
   int max_queue = 64;           // waiting requests beyond which submit() refuses (503); 0 = no limit
   int prefill_chunk = 512;      // prompt tokens per step for one sequence
+
+  // Prefix cache (context caching, spec api.md §5; engine/prefix_cache.h). Automatic: a prompt
+  // that starts with the tokens of an earlier one reuses their KV in 64-token blocks.
+  // RAM tier budget; 0 turns the RAM tier off. With kv_blocks == 0 the pool gets this much on
+  // top of what the sequences need; with kv_blocks set, cached blocks share those blocks and
+  // give way to running sequences.
+  int64_t cache_ram_bytes = int64_t{1} << 30;
+  // Disk tier (engine/disk_cache.h): used when disk_cache is on, cache_dir is set (see
+  // default_cache_dir() in engine/disk_cache.h) and model_identity is set
+  // (model::model_identity(path), model/model_identity.h; it keeps other models out).
+  bool disk_cache = true;
+  std::filesystem::path cache_dir;
+  int64_t cache_disk_bytes = int64_t{10} << 30;
+  std::string model_identity;
+  // Cache events worth an operator's attention (a corrupt entry rejected, a failed write);
+  // default: one line on stderr.
+  std::function<void(const std::string&)> log;
 };
 
 struct GenerateRequest {
@@ -91,6 +110,17 @@ struct EngineStats {
   int64_t kv_blocks_used = 0;
   int64_t preemptions_total = 0;
   int64_t steps_total = 0;
+  // Prefix cache. Hit ratio = cached_prompt_tokens_total / prompt_tokens_total.
+  int64_t cache_ram_bytes = 0;            // blocks held by the RAM tier
+  int64_t cache_ram_blocks = 0;
+  int64_t cache_ram_evictions_total = 0;
+  int64_t cache_ram_hit_blocks_total = 0; // blocks reused from RAM
+  int64_t cache_disk_bytes = 0;           // cache files in the folder (every model's)
+  int64_t cache_disk_entries = 0;         // this model's entries
+  int64_t cache_disk_evictions_total = 0;
+  int64_t cache_disk_hit_blocks_total = 0;  // blocks loaded from disk
+  int64_t cache_disk_writes_total = 0;
+  int64_t cache_disk_errors_total = 0;    // corrupt or truncated entries rejected
 };
 
 // Thrown by submit() when the wait queue is full (server: 503).

@@ -30,6 +30,10 @@ struct Sequence {
   int32_t n_generated = 0;
   std::vector<int32_t> blocks;  // block table: position p lives in blocks[p / 64]
 
+  std::vector<uint64_t> chain;  // prefix-cache chain hashes of the full blocks of `tokens`
+  int32_t cached_tokens = 0;    // prompt tokens reported as cache hits (Usage)
+  bool cache_looked_up = false; // the first lookup decides cached_tokens
+
   bool counted = false;  // prompt tokens added to the engine's totals (once, despite preemption)
   Clock::time_point submitted;
   Clock::time_point first_token;
