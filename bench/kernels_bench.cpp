@@ -5,6 +5,9 @@
 //   MatVecHot/<type>: the same on one copy (cache-resident): the compute ceiling.
 //   MatMat/<type>/<tokens>: prefill-shaped products (64 and 512 tokens); GFLOP/s = 2·M·K·n / time.
 //   Ops: rmsnorm, softmax, silu_mul on 7168 floats.
+//   MlaPaged/<kv>/<queries>/<ctx>/<threads>: MLA attention of DeepSeek-V2-Lite's shape (16 heads,
+//     kv_lora 512, rope 64) over a paged cache of ctx rows: 1 query = one decode step of one
+//     layer; 512 queries = a prefill chunk (causal). GFLOP/s counts 2·(576+512) per head·key.
 // Run: build/bench/kernels_bench --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "kernels/matmul.h"
+#include "kernels/mla_attention.h"
 #include "kernels/ops.h"
 #include "tensor/quants.h"
 
@@ -116,7 +120,37 @@ void Ops(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * n * 4 * 7);
 }
 
+void MlaPaged(benchmark::State& state, GgmlType kv) {
+  const int64_t nq = state.range(0), ctx = state.range(1);
+  const int threads = static_cast<int>(state.range(2));
+  const int64_t H = 16, R = 512, P = 64, W = R + P, block = 64;
+  const size_t row = whale::row_bytes(kv, W);
+  const int64_t n_blocks = (ctx + block - 1) / block;
+  std::vector<uint8_t> cache(row * static_cast<size_t>(n_blocks * block));
+  const auto vals = random_floats(static_cast<size_t>(W), 5);
+  for (int64_t t = 0; t < n_blocks * block; ++t) whale::quantize_row(kv, vals.data(), cache.data() + row * t, W);
+  std::vector<const uint8_t*> blocks(static_cast<size_t>(n_blocks));
+  for (int64_t b = 0; b < n_blocks; ++b) blocks[b] = cache.data() + row * static_cast<size_t>(b * block);
+  const auto ql = random_floats(static_cast<size_t>(nq * H * R), 6), qr = random_floats(static_cast<size_t>(nq * H * P), 7);
+  std::vector<float> out(static_cast<size_t>(nq * H * R));
+  std::vector<int32_t> n_keys(static_cast<size_t>(nq));
+  double pairs = 0;
+  for (int64_t i = 0; i < nq; ++i) pairs += static_cast<double>(n_keys[i] = static_cast<int32_t>(ctx - nq + 1 + i));
+  whale::kernels::PagedLatentCache c{kv, blocks.data(), block, row, R, P};
+  whale::kernels::MlaQueries q{nq, H, ql.data(), qr.data(), static_cast<size_t>(P), n_keys.data(), out.data()};
+  whale::ThreadPool pool(threads);
+  for (auto _ : state) {
+    whale::kernels::mla_attention_paged(c, q, 0.07f, pool);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * (W + R) * H * pairs * state.iterations() / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
 int register_all() {
+  for (GgmlType kv : {GgmlType::F16, GgmlType::Q8_0})
+    benchmark::RegisterBenchmark((std::string("MlaPaged/") + std::string(whale::type_name(kv))).c_str(), MlaPaged, kv)
+        ->Args({1, 128, 2})->Args({1, 4096, 2})->Args({512, 512, 2})->UseRealTime()->Unit(benchmark::kMicrosecond);
   for (GgmlType t : kTypes) {
     const std::string name(whale::type_name(t));
     benchmark::RegisterBenchmark(("MatVec/" + name).c_str(), MatVec, t, true)

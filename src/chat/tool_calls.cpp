@@ -48,6 +48,12 @@ ToolCallDelta ToolCallParser::feed(const std::string& text) {
 ToolCallDelta ToolCallParser::finish() {
   ToolCallDelta out;
   step(out, true);
+  if (streaming_) {
+    // Announced calls cannot be taken back: complete it with what arrived.
+    end_streamed_call(pending_, out);
+    raw_.clear();
+    pending_.clear();
+  }
   // An unfinished call is given back verbatim.
   out.content += raw_ + pending_;
   raw_.clear();
@@ -89,6 +95,7 @@ bool ToolCallParser::finish_call(const std::string& body, ToolCallDelta& out) {
   c.id = make_id_(c.index);
   c.name = std::move(name);
   c.arguments = std::move(args);
+  announce(c, out);
   out.calls.push_back(std::move(c));
   return true;
 }
@@ -111,6 +118,7 @@ bool ToolCallParser::finish_xml_call(const std::string& body, ToolCallDelta& out
   c.id = make_id_(c.index);
   c.name = name->get<std::string>();
   c.arguments = std::move(args);
+  announce(c, out);
   out.calls.push_back(std::move(c));
   return true;
 }
@@ -176,8 +184,18 @@ void ToolCallParser::step(ToolCallDelta& out, bool final) {
       case Mode::XmlCall: {
         const std::string& end = mode_ == Mode::Call ? kCallEnd : kXmlEnd;
         std::size_t p = pending_.find(end);
-        if (p == std::string::npos) return;  // keep buffering (finish() gives it back)
+        if (p == std::string::npos) {
+          if (incremental_ && mode_ == Mode::Call) stream_call(out);
+          return;  // keep buffering (finish() gives it back, unless announced)
+        }
         std::string body = pending_.substr(0, p);
+        if (streaming_) {
+          end_streamed_call(body, out);
+          pending_.erase(0, p + end.size());
+          raw_.clear();
+          mode_ = Mode::Block;
+          continue;
+        }
         std::string verbatim = raw_ + pending_.substr(0, p + end.size());
         pending_.erase(0, p + end.size());
         bool ok = mode_ == Mode::Call ? finish_call(body, out) : finish_xml_call(body, out);
@@ -193,6 +211,84 @@ void ToolCallParser::step(ToolCallDelta& out, bool final) {
       }
     }
   }
+}
+
+// Whole-mode calls in incremental mode: a header and all arguments at once.
+void ToolCallParser::announce(const ParsedToolCall& c, ToolCallDelta& out) {
+  if (!incremental_) return;
+  out.fragments.push_back({c.index, c.id, c.name, "", true});
+  out.fragments.push_back({c.index, "", "", c.arguments, false});
+}
+
+// Inside a call whose end marker has not arrived: announce it once the name is certain, then
+// send the arguments that can no longer turn out to be trailing whitespace, fence or marker.
+void ToolCallParser::stream_call(ToolCallDelta& out) {
+  if (!streaming_) {
+    const std::size_t sep = pending_.find(kSep);
+    if (sep == std::string::npos || pending_.find(kCallBegin) != std::string::npos) return;
+    const std::string left = trim_ascii(pending_.substr(0, sep));
+    const std::size_t right = sep + kSep.size();
+    std::size_t rs = right;
+    while (rs < pending_.size() && is_ascii_space(pending_[rs])) ++rs;
+    if (rs >= pending_.size()) return;
+    std::string name;
+    if (pending_[rs] == '{' || pending_[rs] == '[') {
+      // V3.1: NAME<sep>ARGS (a V3 name never starts with a bracket: names are identifiers).
+      name = left;
+      fenced_ = false;
+      args_offset_ = rs;
+    } else {
+      // V3/R1: TYPE<sep>NAME\n```json\nARGS — decided once the fence line is complete.
+      const std::size_t nl = pending_.find('\n', right);
+      if (nl == std::string::npos) return;
+      std::size_t f = nl + 1;
+      while (f < pending_.size() && is_ascii_space(pending_[f])) ++f;
+      if (pending_.size() - f < 3) return;
+      if (pending_.compare(f, 3, "```") != 0) return;  // not V3: left to whole mode
+      const std::size_t fence_end = pending_.find('\n', f);
+      if (fence_end == std::string::npos) return;
+      if (!valid_name(left)) return;
+      name = trim_ascii(pending_.substr(right, nl - right));
+      fenced_ = true;
+      args_offset_ = fence_end + 1;
+    }
+    if (!valid_name(name)) return;
+    streaming_ = true;
+    emitted_.clear();
+    current_ = ParsedToolCall{};
+    current_.index = next_index_++;
+    current_.id = make_id_(current_.index);
+    current_.name = name;
+    out.fragments.push_back({current_.index, current_.id, current_.name, "", true});
+  }
+  // Hold back a possible start of the end marker, then trailing whitespace (and fence ticks).
+  std::string region = pending_.substr(std::min(args_offset_, pending_.size()));
+  std::size_t cut = region.size() - partial_marker_suffix(region, {kCallEnd});
+  while (cut > 0 && (is_ascii_space(region[cut - 1]) || (fenced_ && region[cut - 1] == '`'))) --cut;
+  std::size_t lead = 0;
+  while (lead < cut && is_ascii_space(region[lead])) ++lead;
+  if (cut <= lead) return;
+  const std::string ready = region.substr(lead, cut - lead);
+  if (ready.size() > emitted_.size() && ready.compare(0, emitted_.size(), emitted_) == 0) {
+    out.fragments.push_back({current_.index, "", "", ready.substr(emitted_.size()), false});
+    emitted_ = ready;
+  }
+}
+
+// The streamed call's end (end marker, or end of text): send the rest of its arguments.
+void ToolCallParser::end_streamed_call(const std::string& body, ToolCallDelta& out) {
+  std::string args = trim_ascii(body.substr(std::min(args_offset_, body.size())));
+  if (fenced_ && args.size() >= 3 && args.compare(args.size() - 3, 3, "```") == 0)
+    args = trim_ascii(args.substr(0, args.size() - 3));
+  if (args.empty() && emitted_.empty()) args = "{}";
+  if (args.size() > emitted_.size() && args.compare(0, emitted_.size(), emitted_) == 0) {
+    out.fragments.push_back({current_.index, "", "", args.substr(emitted_.size()), false});
+    emitted_ = args;
+  }
+  current_.arguments = emitted_;
+  out.calls.push_back(current_);
+  streaming_ = false;
+  emitted_.clear();
 }
 
 ParsedOutput parse_tool_calls(const std::string& text, bool accept_xml, std::function<std::string(int)> make_id) {

@@ -38,10 +38,22 @@ struct ParsedToolCall {
   nlohmann::ordered_json to_json() const;
 };
 
+// Incremental mode only: a piece of a call as it is generated. The first fragment of a call is
+// its header (name and id set, arguments ""); later ones carry argument text. Concatenated,
+// a call's argument fragments are exactly the `arguments` it is completed with.
+struct ToolCallFragment {
+  int index = 0;
+  std::string id;          // header only
+  std::string name;        // header only
+  std::string arguments;   // a piece of the arguments (empty in the header)
+  bool header = false;
+};
+
 struct ToolCallDelta {
   std::string content;                 // plain text to emit
   std::vector<ParsedToolCall> calls;   // calls completed by this feed
-  bool empty() const { return content.empty() && calls.empty(); }
+  std::vector<ToolCallFragment> fragments;  // incremental mode: headers and argument pieces
+  bool empty() const { return content.empty() && calls.empty() && fragments.empty(); }
 };
 
 class ToolCallParser {
@@ -49,6 +61,17 @@ class ToolCallParser {
   // make_id(index) returns the id of the index-th call (default "call_<index>").
   explicit ToolCallParser(bool accept_xml = false,
                           std::function<std::string(int)> make_id = nullptr);
+
+  // Incremental mode (for streaming, api.md §3.4): a DeepSeek-form call (V3/R1 or V3.1) is
+  // announced by a header fragment as soon as its name is known, and its arguments follow as
+  // fragments as they arrive (leading/trailing whitespace, the closing fence and a possible
+  // start of the end marker held back until decided). Completed calls are still listed in
+  // `calls`. Trade-off: once announced, a call can no longer be given back as text; if it turns
+  // out malformed or the text ends inside it, it is completed with the arguments so far ("{}"
+  // when none). Calls not yet announced, and the XML form, behave as in whole mode (a header
+  // and one fragment with all arguments when they complete). Names and argument texts do not
+  // depend on the chunking. Set before the first feed().
+  void set_incremental(bool on) { incremental_ = on; }
 
   ToolCallDelta feed(const std::string& text);
   // End of text: an unfinished call becomes content.
@@ -63,6 +86,9 @@ class ToolCallParser {
   void step(ToolCallDelta& out, bool final);
   bool finish_call(const std::string& body, ToolCallDelta& out);
   bool finish_xml_call(const std::string& body, ToolCallDelta& out);
+  void stream_call(ToolCallDelta& out);
+  void end_streamed_call(const std::string& body, ToolCallDelta& out);
+  void announce(const ParsedToolCall& call, ToolCallDelta& out);
 
   bool accept_xml_;
   std::function<std::string(int)> make_id_;
@@ -70,6 +96,13 @@ class ToolCallParser {
   std::string pending_;   // undecided text in Text mode / body of the current call
   std::string raw_;       // verbatim text of the current block, given back if malformed
   int next_index_ = 0;
+  // Incremental mode: the call being streamed (announced once its name is known).
+  bool incremental_ = false;
+  bool streaming_ = false;
+  bool fenced_ = false;          // V3/R1 form: arguments end with a ``` fence
+  size_t args_offset_ = 0;       // where the arguments start in pending_
+  std::string emitted_;          // argument text already sent
+  ParsedToolCall current_;       // index, id, name of the streamed call
 };
 
 // Parses a complete text at once (non-streaming responses).

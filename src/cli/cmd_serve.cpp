@@ -36,6 +36,7 @@ struct ServeOptions {
   bool balance_stub = false;
   bool auth_ops = false;
   bool thinking_demo = false;
+  bool cors = false;
 };
 
 server::ApiConfig api_config(const ServeOptions& o) {
@@ -92,6 +93,7 @@ void serve(const ServeOptions& o) {
   so.max_body_bytes = static_cast<size_t>(o.max_body_mb * 1024 * 1024);
   so.keepalive_interval = std::chrono::milliseconds(static_cast<int64_t>(o.keepalive_s * 1000));
   so.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.request_timeout_s * 1000));
+  so.cors = o.cors;
   so.http_threads = std::max(64, o.parallel * 4 + 16);
   server::HttpServer http(backend, so);
   const int port = http.bind();
@@ -111,7 +113,9 @@ void serve(const ServeOptions& o) {
     listener.join();
   };
   try {
-    std::fprintf(stderr, "whale serve: loading %s\n", bo.model_path.string().c_str());
+    // The listener already answers (so clients can poll /health: 503 until ready).
+    std::fprintf(stderr, "whale serve: bound http://%s:%d, loading %s\n", o.host.c_str(), port,
+                 bo.model_path.string().c_str());
     backend.load();
   } catch (...) {
     stop_all();
@@ -155,6 +159,8 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-body-mb", o->max_body_mb, "largest request body in MiB (beyond: 413)");
   cmd->add_flag("--balance-stub", o->balance_stub, "serve GET /user/balance");
   cmd->add_flag("--auth-ops", o->auth_ops, "require the API key for /health and /metrics too");
+  cmd->add_flag("--cors", o->cors,
+                "allow cross-origin browser access (Access-Control-Allow-Origin: *, OPTIONS preflight)");
   cmd->add_flag("--thinking-demo", o->thinking_demo, "without -m: the R1-style demo model");
   cmd->callback([o] { serve(*o); });
 }

@@ -14,5 +14,6 @@ void add_bench_command(CLI::App& app);       // cmd_bench.cpp: prompt/decode thr
 void add_synth_command(CLI::App& app);       // cmd_synth.cpp: random-weight benchmark models
 void add_demo_model_command(CLI::App& app);  // cmd_demo_model.cpp: the built-in demo model
 void add_cache_command(CLI::App& app);       // cmd_cache.cpp: prompt-cache maintenance
+void add_bench_serve_command(CLI::App& app);  // cmd_bench_serve.cpp: load generator for the API server
 
 }  // namespace whale::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   whale::cli::add_synth_command(app);
   whale::cli::add_demo_model_command(app);
   whale::cli::add_cache_command(app);
+  whale::cli::add_bench_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

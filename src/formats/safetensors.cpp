@@ -260,7 +260,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const fs::path& path) {
     fail(iname, ": missing \"weight_map\" object");
   const fs::path dir = index.parent_path();
   std::vector<std::string> shard_names;
-  std::map<std::string, size_t> shard_of;
+  std::set<std::string> seen;
   for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
     if (!it.value().is_string())
       fail(iname, ": weight_map entry ", it.key(), " is not a string: ", it.value().dump());
@@ -270,10 +270,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const fs::path& path) {
         std::any_of(rel.begin(), rel.end(), [](const fs::path& p) { return p == ".."; }))
       fail(iname, ": weight_map entry ", it.key(), ": shard name \"", file,
            "\" must be a relative path inside the checkpoint folder");
-    if (!shard_of.count(file)) {
-      shard_of[file] = shard_names.size();
-      shard_names.push_back(file);
-    }
+    if (seen.insert(file).second) shard_names.push_back(file);
   }
   // JSON objects come back sorted by tensor name; order shards by file name instead, which
   // follows the -00001-of-000NN numbering.

@@ -43,6 +43,15 @@ void axpy(float a, const float* x, float* y, int64_t n);
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
 void axpy_f16(float a, const uint16_t* x, float* y, int64_t n);
 
+// Attention tile kernels (see kernel_table.h).
+void f16_to_f32(const uint16_t* x, float* y, int64_t n);
+void q8_0_to_f32(const void* x, float* y, int64_t n);
+void attn_scores(const float* rows, size_t row_stride, int64_t n_rows, const float* q, size_t q_stride,
+                 int64_t nq, float* s, size_t s_stride, int64_t d);
+void attn_accumulate(const float* rows, size_t row_stride, int64_t n_rows, const float* p, size_t p_stride,
+                     int64_t np, float* out, size_t out_stride, int64_t d);
+float exp_sum(float* x, float shift, int64_t n);
+
 }  // namespace whale::kernels::avx2
 
 namespace whale::kernels {

@@ -58,6 +58,11 @@ const KernelTable& scalar_table() {
     t.axpy = scalar::axpy;
     t.dot_f32_f16 = scalar::dot_f32_f16;
     t.axpy_f16 = scalar::axpy_f16;
+    t.f16_to_f32 = scalar::f16_to_f32;
+    t.q8_0_to_f32 = scalar::q8_0_to_f32;
+    t.attn_scores = scalar::attn_scores;
+    t.attn_accumulate = scalar::attn_accumulate;
+    t.exp_sum = scalar::exp_sum;
     return t;
   }();
   return table;

@@ -45,6 +45,18 @@ struct KernelTable {
   // The same two on an f16 second operand (latent KV cache rows).
   float (*dot_f32_f16)(const float* a, const uint16_t* b, int64_t n) = nullptr;
   void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n) = nullptr;
+  // Attention over a tile of latent-cache rows (mla_attention.h), rows f32 row_stride floats
+  // apart: conversions of a cache row to f32 (Q8_0: n a multiple of 32, blocks of an f16 scale
+  // and 32 int8), the scores s[j * s_stride + t] = q_j . row_t over d values, the weighted sum
+  // out_j[i] += sum_t p[j * p_stride + t] * row_t[i] for i < d, and x[i] = exp(x[i] - shift)
+  // returning the sum of the new x.
+  void (*f16_to_f32)(const uint16_t* x, float* y, int64_t n) = nullptr;
+  void (*q8_0_to_f32)(const void* x, float* y, int64_t n) = nullptr;
+  void (*attn_scores)(const float* rows, size_t row_stride, int64_t n_rows, const float* q, size_t q_stride,
+                      int64_t nq, float* s, size_t s_stride, int64_t d) = nullptr;
+  void (*attn_accumulate)(const float* rows, size_t row_stride, int64_t n_rows, const float* p,
+                          size_t p_stride, int64_t np, float* out, size_t out_stride, int64_t d) = nullptr;
+  float (*exp_sum)(float* x, float shift, int64_t n) = nullptr;
 };
 
 // Plain C++ kernels; always available.
@@ -71,8 +83,17 @@ void mla_attention_with(const KernelTable& table, const LatentCacheView& cache, 
                         const float* q_lat, const float* q_rope, int64_t n_heads, float scale,
                         float* out, ThreadPool& pool);
 
+struct PagedLatentCache;
+struct MlaQueries;
+void mla_attention_paged_with(const KernelTable& table, const PagedLatentCache& cache, const MlaQueries& q,
+                              float scale, ThreadPool& pool);
+
 // matmul (matmul.h) with an explicit table, so tests can compare the scalar and SIMD twins.
 void matmul_with(const KernelTable& table, const TensorView& W, const float* x,
                  int64_t n_tokens, float* y, ThreadPool& pool);
+
+struct GroupedLayout;
+void matmul_grouped_with(const KernelTable& table, const TensorView& W, const GroupedLayout& g, const float* x,
+                         int64_t n_tokens, float* y, ThreadPool& pool);
 
 }  // namespace whale::kernels

@@ -26,6 +26,22 @@ namespace whale::kernels {
 // Q6_K, IQ4_NL, IQ4_XS (3-D expert weights are passed by the caller as 2-D views).
 void matmul(const TensorView& W, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 
+// Many small products with one weight tensor in one call (MLA's per-head k_b / v_b): group g
+// (< n_groups) multiplies rows [g * group_row_stride, g * group_row_stride + group_rows) of W
+// by its own input and writes its own output:
+//   y[t * y_token_stride + g * y_group_stride + r] =
+//       sum_k W[g * group_row_stride + r, k] * x[t * x_token_stride + g * x_group_stride + k]
+// for t < n_tokens, r < group_rows, k < K = W.ne[0]. Same numerics as matmul (activations
+// quantised once per (token, group)); outputs must not alias inputs. Throws whale::Error as
+// matmul does, and when the groups reach past W's rows.
+struct GroupedLayout {
+  int64_t n_groups = 1, group_rows = 0, group_row_stride = 0;
+  int64_t x_token_stride = 0, x_group_stride = 0;
+  int64_t y_token_stride = 0, y_group_stride = 0;
+};
+void matmul_grouped(const TensorView& W, const GroupedLayout& g, const float* x, int64_t n_tokens, float* y,
+                    ThreadPool& pool);
+
 // True if matmul accepts weights of type t.
 bool matmul_supports(GgmlType t);
 

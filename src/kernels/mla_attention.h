@@ -29,4 +29,35 @@ void mla_attention(const LatentCacheView& cache, int64_t n_ctx, const float* q_l
                    const float* q_rope, int64_t n_heads, float scale, float* out,
                    ThreadPool& pool);
 
+// The same attention for a batch of queries over one sequence's latent cache stored the way the
+// KV pool stores it: fixed-size blocks of rows, each row the kv_rank latent values then the
+// rope_dim rope values, all in `type` (F32, F16, or Q8_0 blocks of an f16 scale and 32 int8).
+struct PagedLatentCache {
+  GgmlType type = GgmlType::F16;
+  const uint8_t* const* blocks = nullptr;  // blocks[b]: row 0 of block b (row t: block t / block_rows)
+  int64_t block_rows = 0;                  // rows per block
+  size_t row_bytes = 0;                    // bytes between consecutive rows of a block
+  int64_t kv_rank = 0, rope_dim = 0;       // kv_rank + rope_dim a multiple of 32 for Q8_0
+};
+
+// Query i (< n_queries), head h (< n_heads) attends to cache rows [0, n_keys[i]):
+//   q_lat  at q_lat  + (i * n_heads + h) * kv_rank
+//   q_rope at q_rope + (i * n_heads + h) * q_rope_stride   (rope_dim floats)
+//   out    at out    + (i * n_heads + h) * kv_rank
+struct MlaQueries {
+  int64_t n_queries = 0, n_heads = 0;
+  const float* q_lat = nullptr;
+  const float* q_rope = nullptr;
+  size_t q_rope_stride = 0;
+  const int32_t* n_keys = nullptr;
+  float* out = nullptr;
+};
+
+// Tiled, numerically safe form (an online softmax over tiles of rows: running max, rescaled
+// sums), used for both prefill and decode. Work is split over (query, key range); a query with
+// few queries in the batch gets its keys split across threads and the partial results merged.
+// Rows are widened to f32 once per tile. Throws whale::Error for an unsupported cache type,
+// null pointers or negative sizes; a query with n_keys 0 gets zeros.
+void mla_attention_paged(const PagedLatentCache& cache, const MlaQueries& q, float scale, ThreadPool& pool);
+
 }  // namespace whale::kernels

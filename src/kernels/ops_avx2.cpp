@@ -158,3 +158,24 @@ void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) {
 }
 
 }  // namespace whale::kernels::avx2
+
+namespace whale::kernels::avx2 {
+
+float exp_sum(float* x, float shift, int64_t n) {
+  const __m256 vs = _mm256_set1_ps(shift);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
+    _mm256_storeu_ps(x + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float s = hsum(acc);
+  for (; i < n; ++i) {
+    x[i] = std::exp(x[i] - shift);
+    s += x[i];
+  }
+  return s;
+}
+
+}  // namespace whale::kernels::avx2

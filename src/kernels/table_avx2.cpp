@@ -35,6 +35,11 @@ KernelTable make_avx2_table() {
   t.axpy = avx2::axpy;
   t.dot_f32_f16 = avx2::dot_f32_f16;
   t.axpy_f16 = avx2::axpy_f16;
+  t.f16_to_f32 = avx2::f16_to_f32;
+  t.q8_0_to_f32 = avx2::q8_0_to_f32;
+  t.attn_scores = avx2::attn_scores;
+  t.attn_accumulate = avx2::attn_accumulate;
+  t.exp_sum = avx2::exp_sum;
   return t;
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/matmul.h"
+#include "kernels/mla_attention.h"
 #include "kernels/ops.h"
 #include "model/batch.h"
 #include "model/layers.h"
@@ -20,8 +21,10 @@ struct MlaLayer {
   std::vector<float> attn_norm, q_a_norm, kv_a_norm, ffn_norm;
   TensorView q_a, q_b, q;           // q_a/q_b with q-LoRA, else q
   TensorView kv_a;                  // [n_embd -> kv_lora + rope]
-  std::vector<TensorView> k_b;      // per head: kv_lora rows of qk_nope  (q_abs = k_b · q_nope)
-  std::vector<TensorView> v_b;      // per head: v_head_dim rows of kv_lora (o = v_b · o_lat)
+  // Head h's W_UK^T (kv_lora rows of qk_nope; q_abs = k_b · q_nope) starts at row h * k_b_stride
+  // of k_b; its W_UV (v_head_dim rows of kv_lora; o = v_b · o_lat) at row h * v_b_stride of v_b.
+  TensorView k_b, v_b;
+  int64_t k_b_stride = 0, v_b_stride = 0;
   TensorView o;
   // dense FFN (l < n_dense_layers)
   TensorView gate, up, down;
@@ -89,70 +92,66 @@ class DeepSeek2 final : public Model {
     const int R = hp_.kv_lora_rank, V = hp_.v_head_dim, row = R + rope;
 
     // Queries [T x H*qk].
-    std::vector<float> q(static_cast<size_t>(T) * H * qk);
+    std::vector<float>& q = q_;
+    q.resize(static_cast<size_t>(T) * H * qk);
     if (hp_.q_lora_rank > 0) {
-      std::vector<float> qa(static_cast<size_t>(T) * hp_.q_lora_rank);
-      kernels::matmul(L.q_a, xn, T, qa.data(), pool_);
-      rmsnorm_rows(qa.data(), L.q_a_norm.data(), qa.data(), T, hp_.q_lora_rank, hp_.rms_eps);
-      kernels::matmul(L.q_b, qa.data(), T, q.data(), pool_);
+      qa_.resize(static_cast<size_t>(T) * hp_.q_lora_rank);
+      kernels::matmul(L.q_a, xn, T, qa_.data(), pool_);
+      rmsnorm_rows(qa_.data(), L.q_a_norm.data(), qa_.data(), T, hp_.q_lora_rank, hp_.rms_eps);
+      kernels::matmul(L.q_b, qa_.data(), T, q.data(), pool_);
     } else {
       kernels::matmul(L.q, xn, T, q.data(), pool_);
     }
     // Compressed KV [T x (R + rope)]: normalise the latent, rotate the shared rope key, cache.
-    std::vector<float> kva(static_cast<size_t>(T) * row);
-    kernels::matmul(L.kv_a, xn, T, kva.data(), pool_);
+    kva_.resize(static_cast<size_t>(T) * row);
+    kernels::matmul(L.kv_a, xn, T, kva_.data(), pool_);
     for (int64_t t = 0; t < T; ++t) {
-      float* r = kva.data() + t * row;
+      float* r = kva_.data() + t * row;
       rmsnorm_rows(r, L.kv_a_norm.data(), r, 1, R, hp_.rms_eps);
       rope_.apply(r + R, fb.pos[t]);
       store_kv_row(kv, fb, t, l, r);
       for (int hd = 0; hd < H; ++hd) rope_.apply(q.data() + (t * H + hd) * qk + nope, fb.pos[t]);
     }
-    // Absorbed queries q_abs^h = W_UK^hᵀ q_nope^h  [T x H x R].
-    std::vector<float> q_abs(static_cast<size_t>(T) * H * R), tmp_in(static_cast<size_t>(T) * std::max(nope, R)),
-        tmp_out(static_cast<size_t>(T) * std::max(R, V));
-    for (int hd = 0; hd < H; ++hd) {
-      for (int64_t t = 0; t < T; ++t)
-        std::memcpy(tmp_in.data() + t * nope, q.data() + (t * H + hd) * qk, nope * sizeof(float));
-      kernels::matmul(L.k_b[hd], tmp_in.data(), T, tmp_out.data(), pool_);
-      for (int64_t t = 0; t < T; ++t)
-        std::memcpy(q_abs.data() + (t * H + hd) * R, tmp_out.data() + t * R, R * sizeof(float));
-    }
-    // Scores over the latent cache, softmax, weighted latent sum: o_lat [T x H x R].
-    std::vector<float> o_lat(static_cast<size_t>(T) * H * R);
+    // Absorbed queries q_abs^h = W_UK^hᵀ q_nope^h  [T x H x R]: all heads in one call.
+    q_abs_.resize(static_cast<size_t>(T) * H * R);
+    kernels::GroupedLayout kg;
+    kg.n_groups = H, kg.group_rows = R, kg.group_row_stride = L.k_b_stride;
+    kg.x_token_stride = int64_t{H} * qk, kg.x_group_stride = qk;
+    kg.y_token_stride = int64_t{H} * R, kg.y_group_stride = R;
+    kernels::matmul_grouped(L.k_b, kg, q.data(), T, q_abs_.data(), pool_);
+    // Scores over the latent cache, softmax, weighted latent sum: o_lat [T x H x R], read
+    // straight from the cache blocks in their stored type.
+    o_lat_.resize(static_cast<size_t>(T) * H * R);
     for (size_t s = 0; s < fb.seqs.size(); ++s) {
       const auto& sq = fb.seqs[s];
-      load_kv_rows(kv, fb, static_cast<int>(s), l, ctx_);
-      const int64_t tasks = sq.count * H;
-      scores_.resize(static_cast<size_t>(pool_.size()));
-      pool_.run(tasks, [&](int64_t task, int thread) {
-        const int64_t i = sq.first + task / H;
-        const int hd = static_cast<int>(task % H);
-        const int32_t n_keys = fb.pos[i] + 1;  // causal: keys 0..pos
-        std::vector<float>& sc = scores_[thread];
-        sc.resize(static_cast<size_t>(n_keys));
-        const float* qa = q_abs.data() + (i * H + hd) * R;
-        const float* qp = q.data() + (i * H + hd) * qk + nope;
-        for (int32_t k = 0; k < n_keys; ++k) {
-          const float* c = ctx_.data() + static_cast<size_t>(k) * row;
-          sc[k] = (kernels::dot_f32(qa, c, R) + kernels::dot_f32(qp, c + R, rope)) * hp_.attn_scale;
-        }
-        kernels::softmax(sc.data(), n_keys);
-        float* o = o_lat.data() + (i * H + hd) * R;
-        std::fill(o, o + R, 0.0f);
-        for (int32_t k = 0; k < n_keys; ++k) kernels::axpy(sc[k], ctx_.data() + static_cast<size_t>(k) * row, o, R);
-      });
+      const int64_t n_blocks = (sq.n_ctx() + KvPool::kBlockTokens - 1) / KvPool::kBlockTokens;
+      block_ptrs_.resize(static_cast<size_t>(n_blocks));
+      for (int64_t b = 0; b < n_blocks; ++b) block_ptrs_[b] = kv.row(sq.blocks[b], l, 0);
+      n_keys_.resize(static_cast<size_t>(sq.count));
+      for (int64_t i = 0; i < sq.count; ++i) n_keys_[i] = fb.pos[sq.first + i] + 1;  // causal: keys 0..pos
+      kernels::PagedLatentCache cache;
+      cache.type = kv.type() == KvType::F32 ? GgmlType::F32 : kv.type() == KvType::F16 ? GgmlType::F16 : GgmlType::Q8_0;
+      cache.blocks = block_ptrs_.data();
+      cache.block_rows = KvPool::kBlockTokens;
+      cache.row_bytes = kv.row_bytes();
+      cache.kv_rank = R, cache.rope_dim = rope;
+      kernels::MlaQueries mq;
+      mq.n_queries = sq.count, mq.n_heads = H;
+      mq.q_lat = q_abs_.data() + sq.first * H * R;
+      mq.q_rope = q.data() + sq.first * H * qk + nope;
+      mq.q_rope_stride = static_cast<size_t>(qk);
+      mq.n_keys = n_keys_.data();
+      mq.out = o_lat_.data() + sq.first * H * R;
+      kernels::mla_attention_paged(cache, mq, hp_.attn_scale, pool_);
     }
     // Per-head values o^h = W_UV^h o_lat^h, concatenated [T x H*V], then the output projection.
-    std::vector<float> heads(static_cast<size_t>(T) * H * V);
-    for (int hd = 0; hd < H; ++hd) {
-      for (int64_t t = 0; t < T; ++t)
-        std::memcpy(tmp_in.data() + t * R, o_lat.data() + (t * H + hd) * R, R * sizeof(float));
-      kernels::matmul(L.v_b[hd], tmp_in.data(), T, tmp_out.data(), pool_);
-      for (int64_t t = 0; t < T; ++t)
-        std::memcpy(heads.data() + (t * H + hd) * V, tmp_out.data() + t * V, V * sizeof(float));
-    }
-    kernels::matmul(L.o, heads.data(), T, out, pool_);
+    heads_.resize(static_cast<size_t>(T) * H * V);
+    kernels::GroupedLayout vg;
+    vg.n_groups = H, vg.group_rows = V, vg.group_row_stride = L.v_b_stride;
+    vg.x_token_stride = int64_t{H} * R, vg.x_group_stride = R;
+    vg.y_token_stride = int64_t{H} * V, vg.y_group_stride = V;
+    kernels::matmul_grouped(L.v_b, vg, o_lat_.data(), T, heads_.data(), pool_);
+    kernels::matmul(L.o, heads_.data(), T, out, pool_);
   }
 
   // Routed experts (tokens grouped by expert, one product per expert) plus the shared experts.
@@ -278,25 +277,27 @@ class DeepSeek2 final : public Model {
         fail(w_->name(), ": tensor ", k_b->name, " has an unexpected shape for ", H, " heads");
       if (v_b->ne[0] != R || v_b->n_rows() != int64_t{H} * V)
         fail(w_->name(), ": tensor ", v_b->name, " has an unexpected shape for ", H, " heads");
-      for (int hd = 0; hd < H; ++hd) {
-        L.k_b.push_back(row_slice(*k_b, int64_t{hd} * R, R));
-        L.v_b.push_back(row_slice(*v_b, int64_t{hd} * V, V));
-      }
+      L.k_b = *k_b, L.k_b_stride = R;
+      L.v_b = *v_b, L.v_b_stride = V;
       return;
     }
     // Legacy: only attn_kv_b [R, H*(nope+V)], rows per head [k_nope (nope); v (V)].
     TensorView kvb = w_->require(p + "attn_kv_b.weight");
     expect_shape(kvb, R, int64_t{H} * (nope + V));
+    // W_UK^h is [nope x R]; the absorbed product needs its transpose [R x nope]: built once, all
+    // heads in one buffer (head h at rows h*R ..). W_UV^h is used in place: rows base+nope ...
+    std::vector<float> ukt(static_cast<size_t>(H) * R * nope);
     for (int hd = 0; hd < H; ++hd) {
       const int64_t base = int64_t{hd} * (nope + V);
-      // W_UK^h is [nope x R]; the absorbed product needs its transpose [R x nope]: build it once.
       std::vector<float> uk = to_f32(row_slice(kvb, base, nope));
-      std::vector<float> ukt(static_cast<size_t>(R) * nope);
+      float* dst = ukt.data() + static_cast<size_t>(hd) * R * nope;
       for (int d = 0; d < nope; ++d)
-        for (int c = 0; c < R; ++c) ukt[static_cast<size_t>(c) * nope + d] = uk[static_cast<size_t>(d) * R + c];
-      L.k_b.push_back(w_->own_f32(p + "attn_k_b(from kv_b)." + std::to_string(hd), std::move(ukt), {nope, R, 1, 1}, 2));
-      L.v_b.push_back(row_slice(kvb, base + nope, V));
+        for (int c = 0; c < R; ++c) dst[static_cast<size_t>(c) * nope + d] = uk[static_cast<size_t>(d) * R + c];
     }
+    L.k_b = w_->own_f32(p + "attn_k_b(from kv_b)", std::move(ukt), {nope, int64_t{H} * R, 1, 1}, 2);
+    L.k_b_stride = R;
+    L.v_b = row_slice(kvb, nope, int64_t{H} * (nope + V) - nope);
+    L.v_b_stride = nope + V;
   }
 
   uint64_t active_bytes() const {
@@ -305,7 +306,9 @@ class DeepSeek2 final : public Model {
       for (const TensorView* t : {&L.q_a, &L.q_b, &L.q, &L.kv_a, &L.o, &L.gate, &L.up, &L.down, &L.router,
                                   &L.sh_gate, &L.sh_up, &L.sh_down})
         b += t->nbytes;
-      for (size_t h = 0; h < L.k_b.size(); ++h) b += L.k_b[h].nbytes + L.v_b[h].nbytes;
+      // Every head's W_UK^T and W_UV rows (not the rows between them in a legacy kv_b).
+      b += L.k_b.row_size() * static_cast<uint64_t>(hp_.n_heads) * hp_.kv_lora_rank +
+           L.v_b.row_size() * static_cast<uint64_t>(hp_.n_heads) * hp_.v_head_dim;
       if (L.moe && !L.exp_gate.empty())
         b += static_cast<uint64_t>(hp_.n_experts_used) *
              (L.exp_gate[0].nbytes + L.exp_up[0].nbytes + L.exp_down[0].nbytes);
@@ -323,8 +326,9 @@ class DeepSeek2 final : public Model {
   std::vector<float> output_norm_;
   std::vector<MlaLayer> layers_;
   // Scratch reused across calls (forward is not reentrant).
-  std::vector<float> ctx_;
-  std::vector<std::vector<float>> scores_;
+  std::vector<float> q_, qa_, kva_, q_abs_, o_lat_, heads_;
+  std::vector<const uint8_t*> block_ptrs_;
+  std::vector<int32_t> n_keys_;
 };
 
 }  // namespace

@@ -8,17 +8,26 @@ ChatOutputParser::ChatOutputParser(const ChatParserConfig& config) : config_(con
                                                           config_.think_close);
   if (config_.tools) {
     tools_ = std::make_unique<chat::ToolCallParser>(config_.accept_xml);
-    if (!config_.forced_call_prefix.empty()) tools_->feed(config_.forced_call_prefix);
+    tools_->set_incremental(true);  // arguments stream as they are generated (§3.4)
+    // The prefix holds no call text of its own, but with a forced name it announces the call:
+    // keep that header for the first push.
+    if (!config_.forced_call_prefix.empty()) emit_calls(tools_->feed(config_.forced_call_prefix), held_);
   }
 }
 
 bool ChatOutputParser::in_reasoning() const { return splitter_ && splitter_->in_reasoning(); }
 
 void ChatOutputParser::emit_calls(const chat::ToolCallDelta& d, std::vector<OutputPiece>& out) {
+  if (!held_.empty() && &out != &held_) {
+    out.insert(out.end(), held_.begin(), held_.end());
+    held_.clear();
+  }
   if (!d.content.empty()) out.push_back({OutputPiece::Kind::kContent, d.content, 0, {}});
-  for (const auto& call : d.calls) {
-    out.push_back({OutputPiece::Kind::kToolCallBegin, "", call.index, call.name});
-    out.push_back({OutputPiece::Kind::kToolCallArguments, call.arguments, call.index, {}});
+  // Incremental mode: headers and argument pieces as they come (d.calls repeats them whole).
+  for (const auto& f : d.fragments) {
+    if (f.header) out.push_back({OutputPiece::Kind::kToolCallBegin, "", f.index, f.name});
+    else if (!f.arguments.empty())
+      out.push_back({OutputPiece::Kind::kToolCallArguments, f.arguments, f.index, {}});
   }
 }
 

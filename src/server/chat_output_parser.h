@@ -1,6 +1,6 @@
 // The OutputParser for real models: the chat layer's reasoning splitter (thinking mode) feeding
-// its tool-call parser (when tools are active), mapped onto OutputPieces. Completed calls are
-// emitted whole: a kToolCallBegin piece and one kToolCallArguments piece.
+// its tool-call parser (when tools are active), mapped onto OutputPieces. Tool calls stream: a
+// kToolCallBegin piece once the name is known, then kToolCallArguments pieces as they arrive.
 #pragma once
 #include <memory>
 #include <string>
@@ -38,6 +38,7 @@ class ChatOutputParser final : public OutputParser {
   ChatParserConfig config_;
   std::unique_ptr<chat::ReasoningSplitter> splitter_;
   std::unique_ptr<chat::ToolCallParser> tools_;
+  std::vector<OutputPiece> held_;  // pieces from the forced prefix, sent with the first output
 };
 
 }  // namespace whale::server

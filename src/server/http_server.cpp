@@ -117,7 +117,7 @@ struct HttpServer::Impl {
       res.status = 503;
       ojson j;
       j["error"] = {{"code", 503},
-                    {"message", draining ? "Shutting down" : "Loading model"},
+                    {"message", "Loading model"},  // also while draining (spec §10.1)
                     {"type", "unavailable_error"}};
       res.set_content(dump_json(j), "application/json");
       return;
@@ -130,10 +130,25 @@ struct HttpServer::Impl {
     res.set_content(dump_json(j), "application/json");
   }
 
+  // A CORS preflight: browsers send it without credentials, so it needs no key. Any header
+  // the page asks for is allowed (Authorization and Content-Type are what the API uses).
+  static void preflight(const httplib::Request& req, httplib::Response& res) {
+    res.status = 204;
+    res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    const std::string asked = req.get_header_value("Access-Control-Request-Headers");
+    res.set_header("Access-Control-Allow-Headers",
+                   asked.empty() ? std::string("Authorization, Content-Type") : asked);
+    res.set_header("Access-Control-Max-Age", "86400");
+  }
+
   void dispatch(const httplib::Request& req, httplib::Response& res) {
     // Compression would buffer SSE chunks; the payloads are small JSON anyway.
     const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
     const std::string path = normalize(req.path);
+    if (options.cors) {
+      res.set_header("Access-Control-Allow-Origin", "*");
+      if (req.method == "OPTIONS") return preflight(req, res);
+    }
     std::shared_ptr<RequestScope> scope;
     try {
       const auto m = match(path);
@@ -229,6 +244,7 @@ HttpServer::HttpServer(Backend& backend, ServerOptions options)
   s.http.set_error_handler(httplib::Server::HandlerWithResponse(
       [this](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (impl_->options.cors) res.set_header("Access-Control-Allow-Origin", "*");
     ApiError e = res.status == 413
                      ? payload_too_large("Request body too large: the limit is " +
                                          std::to_string(impl_->options.max_body_bytes) + " bytes")

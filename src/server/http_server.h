@@ -29,6 +29,9 @@ struct ServerOptions {
   std::chrono::milliseconds keepalive_interval{10000};
   std::chrono::milliseconds request_timeout{1800 * 1000};
   int http_threads = 64;                 // connections served at once
+  // Cross-origin access (a chat page served from elsewhere): every response gets
+  // Access-Control-Allow-Origin: *, and OPTIONS preflights are answered 204 without auth.
+  bool cors = false;
 };
 
 class HttpServer {

@@ -7,6 +7,7 @@
 #include "model/model.h"
 #include "model/synthetic.h"
 #include "sampling/json_constraint.h"
+#include "sampling/tool_call_constraint.h"
 #include "server/chat_output_parser.h"
 #include "server/errors.h"
 #include "tokenizer/tokenizer.h"
@@ -84,6 +85,7 @@ struct RealBackend::PromptPlan {
   std::string text;
   ChatParserConfig parser;
   bool json_constraint = false;
+  std::vector<std::string> tool_heads;  // "required" among several tools: name + separator each
 };
 
 RealBackend::RealBackend(RealBackendOptions options)
@@ -127,7 +129,9 @@ void RealBackend::load() {
   s.info.system_fingerprint = fp;
   s.info.n_ctx = eo.ctx_size;
   s.info.fim = s.fim.has_value();
-  ready_ = true;
+  loaded_ = true;
+  ready_ = !stopped_;
+  if (stopped_) s.engine->shutdown(std::chrono::milliseconds(0));
 }
 
 BackendInfo RealBackend::info() const { return s_->info; }
@@ -210,14 +214,18 @@ RealBackend::PromptPlan RealBackend::plan(const ChatRequest& r) const {
       // Forced call: the prompt opens the call; for a known name the arguments are decoded
       // under the JSON constraint and the closing markers are supplied at the end.
       std::string prefix = kCallsBegin + kCallBegin;
+      if (v3) prefix += "function" + kToolSep;
+      // What the syntax writes between the name and the arguments.
+      const std::string after_name = v3 ? std::string("\n```json\n") : kToolSep;
       if (!forced_name.empty()) {
-        prefix += v3 ? "function" + kToolSep + forced_name + "\n```json\n" : forced_name + kToolSep;
-        p.parser.forced_call_suffix =
-            (v3 ? std::string("\n```") : std::string()) + kCallEnd + kCallsEnd;
+        prefix += forced_name + after_name;
         p.json_constraint = true;
-      } else if (v3) {
-        prefix += "function" + kToolSep;
+      } else {
+        // "required" with several tools: the model picks the name, constrained to the tools'
+        // names, and then writes JSON arguments.
+        for (const auto& t : r.tools) p.tool_heads.push_back(t.name + after_name);
       }
+      p.parser.forced_call_suffix = (v3 ? std::string("\n```") : std::string()) + kCallEnd + kCallsEnd;
       p.text += prefix;
       p.parser.forced_call_prefix = prefix;
     }
@@ -257,7 +265,17 @@ std::string RealBackend::token_bytes(int32_t token) const {
 }
 
 std::shared_ptr<sampling::TokenConstraint> RealBackend::make_constraint(const ChatRequest& request) {
-  if (!request.json_mode && !plan(request).json_constraint) return nullptr;
+  const PromptPlan p = plan(request);
+  if (!p.tool_heads.empty()) {
+    try {
+      return std::make_shared<sampling::ToolCallConstraint>(s_->json_vocab, p.tool_heads);
+    } catch (const whale::Error&) {
+      // No name can be spelled with this vocabulary (not the case for byte-level BPE): decode
+      // unconstrained rather than refuse; the parser still reports what the model wrote.
+      return nullptr;
+    }
+  }
+  if (!request.json_mode && !p.json_constraint) return nullptr;
   return std::make_shared<sampling::JsonConstraint>(s_->json_vocab);
 }
 
@@ -266,12 +284,14 @@ std::shared_ptr<engine::Stream> RealBackend::submit(engine::GenerateRequest requ
 }
 
 engine::EngineStats RealBackend::stats() const {
-  return s_->engine ? s_->engine->stats() : engine::EngineStats{};
+  // /metrics may ask while load() is still filling in the state on another thread.
+  return loaded_ ? s_->engine->stats() : engine::EngineStats{};
 }
 
 void RealBackend::shutdown(std::chrono::milliseconds deadline) {
+  stopped_ = true;
   ready_ = false;
-  if (s_->engine) s_->engine->shutdown(deadline);
+  if (loaded_) s_->engine->shutdown(deadline);
 }
 
 }  // namespace whale::server

@@ -51,6 +51,8 @@ class RealBackend final : public Backend {
   RealBackendOptions options_;
   std::unique_ptr<State> s_;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> loaded_{false};
+  std::atomic<bool> stopped_{false};  // shutdown() was called (also during load)  // load() finished: the engine exists (stays true in shutdown)
 };
 
 }  // namespace whale::server

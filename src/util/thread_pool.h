@@ -35,21 +35,29 @@ class ThreadPool {
 
  private:
   void worker_loop(int thread);
-  void work(int thread);
+  // Claims and runs tasks of generation `gen` until none are left (or a newer run started).
+  void claim_tasks(uint64_t gen, int thread);
 
+  // One run is published as a 64-bit ticket: generation in the high 32 bits, index of the next
+  // unclaimed task in the low 32. Tasks are claimed by compare-and-swap on the whole ticket, so
+  // a worker that wakes up late (descheduled on a busy machine) can never claim a task of a run
+  // other than the one it saw, and the caller never waits for workers that did not join: it
+  // waits for its tasks to be done. Idle workers spin briefly (decode issues hundreds of short
+  // runs per token), then sleep on the condition variable.
+  static constexpr int kIndexBits = 32;
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_;
-  std::condition_variable done_cv_;
-  uint64_t generation_ = 0;  // guarded by mu_; bumped for every run
-  bool stop_ = false;        // guarded by mu_
-  int active_ = 0;           // workers still inside the current run; guarded by mu_
-  std::atomic<uint64_t> published_generation_{0};
-
-  // The current job (valid while a run is in progress).
+  bool stop_ = false;                 // guarded by mu_
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<int64_t> n_tasks_{0};
+  std::atomic<int64_t> done_{0};      // tasks of the current run finished (or skipped)
+  std::atomic<int> sleepers_{0};      // workers blocked on wake_
+  uint64_t generation_ = 0;           // only the calling thread of run() touches it
+  // The current job: written before the ticket is published, read only by a thread holding a
+  // claimed task of it (so the caller, still waiting, cannot change it meanwhile).
   const std::function<void(int64_t, int)>* fn_ = nullptr;
-  int64_t n_tasks_ = 0;
-  std::atomic<int64_t> next_task_{0};
   std::atomic<bool> failed_{false};
   std::exception_ptr error_;  // guarded by mu_
 };

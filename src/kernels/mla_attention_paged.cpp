@@ -1,0 +1,144 @@
+// MLA attention over the paged latent cache, tiled. For each tile of up to kTileRows cache rows
+// the rows are widened to f32 once (into an L2-sized buffer) and then used by every head of the
+// query twice: once for the scores, once for the weighted sum. Softmax is computed online
+// across tiles (running max m, running sum l, outputs rescaled by e^(m_old - m_new) when the max
+// grows), so no score ever meets exp() unshifted and only one tile of scores is held at a time.
+// When the batch has fewer queries than threads (decode), each query's keys are split into
+// ranges of whole tiles handled by different tasks, and the partial (m, l, out) are merged.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kernels/kernel_table.h"
+#include "kernels/mla_attention.h"
+#include "util/error.h"
+
+namespace whale::kernels {
+namespace {
+
+constexpr int64_t kTileRows = 64;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+struct Scratch {
+  std::vector<float> tile, qcat, scores, m, l;
+};
+
+}  // namespace
+
+void mla_attention_paged_with(const KernelTable& k, const PagedLatentCache& c, const MlaQueries& q, float scale,
+                              ThreadPool& pool) {
+  if (c.type != GgmlType::F32 && c.type != GgmlType::F16 && c.type != GgmlType::Q8_0)
+    fail("mla_attention_paged: latent cache type ", type_name(c.type), " is not F32, F16 or Q8_0");
+  if (q.n_queries < 0 || q.n_heads < 0 || c.kv_rank < 0 || c.rope_dim < 0 || c.block_rows <= 0)
+    fail("mla_attention_paged: bad size (queries ", q.n_queries, ", heads ", q.n_heads, ", kv_rank ", c.kv_rank,
+         ", rope_dim ", c.rope_dim, ", block_rows ", c.block_rows, ")");
+  const int64_t R = c.kv_rank, P = c.rope_dim, W = R + P, H = q.n_heads, NQ = q.n_queries;
+  if (NQ == 0 || H == 0) return;
+  if (c.type == GgmlType::Q8_0 && W % 32 != 0)
+    fail("mla_attention_paged: Q8_0 cache rows of ", W, " values are not whole blocks of 32");
+  if (!q.q_lat || !q.out || !q.n_keys || (P > 0 && !q.q_rope))
+    fail("mla_attention_paged: null query, key count or output pointer");
+  int32_t max_keys = 0;
+  for (int64_t i = 0; i < NQ; ++i) {
+    if (q.n_keys[i] < 0) fail("mla_attention_paged: query ", i, " has negative key count ", q.n_keys[i]);
+    max_keys = std::max(max_keys, q.n_keys[i]);
+  }
+  if (max_keys > 0 && !c.blocks) fail("mla_attention_paged: null block table with ", max_keys, " keys");
+
+  // Key splits: only when there are fewer queries than tasks the pool can use.
+  const int64_t want_tasks = pool.size() == 1 ? 1 : 2 * int64_t{pool.size()};
+  const int64_t splits =
+      std::clamp<int64_t>(ceil_div(want_tasks, NQ), 1, std::max<int64_t>(1, ceil_div(max_keys, kTileRows)));
+  std::vector<float> part_o, part_m, part_l;
+  if (splits > 1) {
+    part_o.resize(static_cast<size_t>(NQ * splits * H * R));
+    part_m.resize(static_cast<size_t>(NQ * splits * H));
+    part_l.resize(static_cast<size_t>(NQ * splits * H));
+  }
+  std::vector<Scratch> scratch(static_cast<size_t>(pool.size()));
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+
+  pool.run(NQ * splits, [&](int64_t task, int thread) {
+    const int64_t i = task / splits, sp = task % splits;
+    const int64_t n = q.n_keys[i];
+    const int64_t per = ceil_div(ceil_div(n, kTileRows), splits) * kTileRows;
+    const int64_t t_begin = std::min(n, sp * per), t_end = std::min(n, t_begin + per);
+    float* o = splits > 1 ? part_o.data() + task * H * R : q.out + i * H * R;
+    Scratch& s = scratch[static_cast<size_t>(thread)];
+    s.m.assign(static_cast<size_t>(H), neg_inf);
+    s.l.assign(static_cast<size_t>(H), 0.0f);
+    std::fill(o, o + H * R, 0.0f);
+    if (t_begin < t_end) {
+      s.tile.resize(static_cast<size_t>(kTileRows * W));
+      s.scores.resize(static_cast<size_t>(H * kTileRows));
+      s.qcat.resize(static_cast<size_t>(H * W));
+      // [q_lat; q_rope] per head, pre-scaled, so one product against a whole row is the score.
+      for (int64_t h = 0; h < H; ++h) {
+        float* d = s.qcat.data() + h * W;
+        const float* ql = q.q_lat + (i * H + h) * R;
+        for (int64_t x = 0; x < R; ++x) d[x] = ql[x] * scale;
+        const float* qr = q.q_rope + (i * H + h) * static_cast<int64_t>(q.q_rope_stride);
+        for (int64_t x = 0; x < P; ++x) d[R + x] = qr[x] * scale;
+      }
+      for (int64_t t0 = t_begin; t0 < t_end; t0 += kTileRows) {
+        const int64_t nr = std::min(kTileRows, t_end - t0);
+        for (int64_t r = 0; r < nr; ++r) {
+          const int64_t t = t0 + r;
+          const uint8_t* src = c.blocks[t / c.block_rows] + static_cast<size_t>(t % c.block_rows) * c.row_bytes;
+          float* dst = s.tile.data() + r * W;
+          if (c.type == GgmlType::F16) k.f16_to_f32(reinterpret_cast<const uint16_t*>(src), dst, W);
+          else if (c.type == GgmlType::Q8_0) k.q8_0_to_f32(src, dst, W);
+          else std::memcpy(dst, src, static_cast<size_t>(W) * sizeof(float));
+        }
+        k.attn_scores(s.tile.data(), static_cast<size_t>(W), nr, s.qcat.data(), static_cast<size_t>(W), H,
+                      s.scores.data(), kTileRows, W);
+        for (int64_t h = 0; h < H; ++h) {
+          float* sc = s.scores.data() + h * kTileRows;
+          const float mx = *std::max_element(sc, sc + nr);
+          const float m_new = std::max(s.m[h], mx);
+          const float alpha = s.m[h] == neg_inf ? 0.0f : std::exp(s.m[h] - m_new);
+          s.l[h] = s.l[h] * alpha + k.exp_sum(sc, m_new, nr);
+          if (alpha != 1.0f) k.scale(o + h * R, alpha, R);
+          s.m[h] = m_new;
+        }
+        k.attn_accumulate(s.tile.data(), static_cast<size_t>(W), nr, s.scores.data(), kTileRows, H, o,
+                          static_cast<size_t>(R), R);
+      }
+    }
+    if (splits > 1) {
+      std::copy(s.m.begin(), s.m.end(), part_m.begin() + task * H);
+      std::copy(s.l.begin(), s.l.end(), part_l.begin() + task * H);
+    } else {
+      for (int64_t h = 0; h < H; ++h)
+        if (s.l[h] > 0) k.scale(o + h * R, 1.0f / s.l[h], R);
+    }
+  });
+  if (splits == 1) return;
+  // Merge the key ranges: out = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s.
+  for (int64_t i = 0; i < NQ; ++i)
+    for (int64_t h = 0; h < H; ++h) {
+      float M = neg_inf;
+      for (int64_t sp = 0; sp < splits; ++sp) M = std::max(M, part_m[(i * splits + sp) * H + h]);
+      float* out = q.out + (i * H + h) * R;
+      std::fill(out, out + R, 0.0f);
+      if (M == neg_inf) continue;
+      float L = 0;
+      for (int64_t sp = 0; sp < splits; ++sp) {
+        const int64_t idx = (i * splits + sp) * H + h;
+        if (part_m[idx] == neg_inf) continue;
+        const float w = std::exp(part_m[idx] - M);
+        L += w * part_l[idx];
+        k.axpy(w, part_o.data() + idx * R, out, R);
+      }
+      k.scale(out, 1.0f / L, R);
+    }
+}
+
+void mla_attention_paged(const PagedLatentCache& cache, const MlaQueries& q, float scale, ThreadPool& pool) {
+  mla_attention_paged_with(active_table(), cache, q, scale, pool);
+}
+
+}  // namespace whale::kernels
