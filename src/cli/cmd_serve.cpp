@@ -8,6 +8,8 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "engine/disk_cache.h"
+#include "cli/byte_size.h"
 #include "server/http_server.h"
 #include "server/real_backend.h"
 #include "util/error.h"
@@ -37,6 +39,8 @@ struct ServeOptions {
   bool auth_ops = false;
   bool thinking_demo = false;
   bool cors = false;
+  std::string cache_ram = "1G", cache_disk = "10G", cache_dir;
+  bool no_disk_cache = false;
 };
 
 server::ApiConfig api_config(const ServeOptions& o) {
@@ -79,6 +83,10 @@ void serve(const ServeOptions& o) {
   bo.engine.max_parallel = o.parallel;
   bo.engine.ctx_size = o.ctx_size;
   bo.engine.max_queue = o.max_queue;
+  bo.engine.cache_ram_bytes = parse_byte_size(o.cache_ram);
+  bo.engine.cache_disk_bytes = parse_byte_size(o.cache_disk);
+  bo.engine.disk_cache = !o.no_disk_cache;
+  bo.engine.cache_dir = o.cache_dir.empty() ? engine::default_cache_dir() : std::filesystem::path(o.cache_dir);
   if (o.parallel < 1) fail("--parallel: must be at least 1, got ", o.parallel);
   server::RealBackend backend(bo);
 
@@ -161,6 +169,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_flag("--auth-ops", o->auth_ops, "require the API key for /health and /metrics too");
   cmd->add_flag("--cors", o->cors,
                 "allow cross-origin browser access (Access-Control-Allow-Origin: *, OPTIONS preflight)");
+  cmd->add_option("--cache-ram", o->cache_ram, "prompt cache in RAM, bytes (e.g. 512M, 2G; 0: off)")->capture_default_str();
+  cmd->add_option("--cache-dir", o->cache_dir, "prompt cache folder on disk (default: ~/.cache/whale/prompt-cache)");
+  cmd->add_option("--cache-disk", o->cache_disk, "prompt cache on disk, bytes")->capture_default_str();
+  cmd->add_flag("--no-disk-cache", o->no_disk_cache, "keep the prompt cache in RAM only");
   cmd->add_flag("--thinking-demo", o->thinking_demo, "without -m: the R1-style demo model");
   cmd->callback([o] { serve(*o); });
 }

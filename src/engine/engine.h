@@ -123,7 +123,8 @@ struct EngineStats {
   int64_t cache_disk_errors_total = 0;    // corrupt or truncated entries rejected
 };
 
-// Thrown by submit() when the wait queue is full (server: 503).
+// Thrown by submit() when the wait queue is full or the engine is draining (server: 429,
+// rate_limit_error, per api.md §8.2 and §9.5).
 class QueueFull : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

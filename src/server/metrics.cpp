@@ -142,6 +142,28 @@ std::string Metrics::render(const engine::EngineStats& stats) const {
   scalar(out, "whale_engine_preemptions_total", "counter", "Sequences preempted for KV space.",
          stats.preemptions_total);
   scalar(out, "whale_engine_steps_total", "counter", "Batched forward steps.", stats.steps_total);
+  // Prompt (context) cache: RAM and disk tiers (engine/prefix_cache.h, engine/disk_cache.h).
+  scalar(out, "whale_prompt_cache_hit_ratio", "gauge", "Prompt tokens served from the cache / all prompt tokens.",
+         stats.prompt_tokens_total > 0
+             ? static_cast<double>(stats.cached_prompt_tokens_total) / stats.prompt_tokens_total
+             : 0.0);
+  scalar(out, "whale_prompt_cache_ram_bytes", "gauge", "Bytes of KV blocks held by the RAM tier.", stats.cache_ram_bytes);
+  scalar(out, "whale_prompt_cache_ram_blocks", "gauge", "KV blocks held by the RAM tier.", stats.cache_ram_blocks);
+  scalar(out, "whale_prompt_cache_disk_bytes", "gauge", "Bytes of cache files on disk.", stats.cache_disk_bytes);
+  scalar(out, "whale_prompt_cache_disk_entries", "gauge", "This model's cache entries on disk.",
+         stats.cache_disk_entries);
+  scalar(out, "whale_prompt_cache_ram_evictions_total", "counter", "Blocks evicted from the RAM tier.",
+         stats.cache_ram_evictions_total);
+  scalar(out, "whale_prompt_cache_disk_evictions_total", "counter", "Entries evicted from disk.",
+         stats.cache_disk_evictions_total);
+  scalar(out, "whale_prompt_cache_ram_hit_blocks_total", "counter", "Blocks reused from RAM.",
+         stats.cache_ram_hit_blocks_total);
+  scalar(out, "whale_prompt_cache_disk_hit_blocks_total", "counter", "Blocks loaded from disk.",
+         stats.cache_disk_hit_blocks_total);
+  scalar(out, "whale_prompt_cache_disk_writes_total", "counter", "Blocks written to disk.",
+         stats.cache_disk_writes_total);
+  scalar(out, "whale_prompt_cache_disk_errors_total", "counter", "Corrupt or truncated entries rejected.",
+         stats.cache_disk_errors_total);
   ttft_.render("whale_time_to_first_token_seconds", "Time from arrival to the first token.", out);
   itl_.render("whale_inter_token_latency_seconds", "Time between consecutive tokens.", out);
   duration_.render("whale_request_duration_seconds", "Time from arrival to the last byte.", out);

@@ -5,6 +5,7 @@
 #include "chat/chat_template.h"
 #include "chat/fim.h"
 #include "model/model.h"
+#include "model/model_identity.h"
 #include "model/synthetic.h"
 #include "sampling/json_constraint.h"
 #include "sampling/tool_call_constraint.h"
@@ -117,6 +118,9 @@ void RealBackend::load() {
   s.model = model::load_model(path, *s.pool);
   const auto& mi = s.model->info();
   engine::EngineOptions eo = options_.engine;
+  // The prompt cache's disk tier is keyed by the model's identity, so entries of another model
+  // (or another KV type) can never be hit.
+  if (eo.disk_cache && !eo.cache_dir.empty()) eo.model_identity = model::model_identity(path);
   if (eo.ctx_size <= 0)
     eo.ctx_size = static_cast<int>(std::min<int64_t>(mi.n_ctx_train > 0 ? mi.n_ctx_train : 8192, 8192));
   s.engine = engine::make_engine(*s.model, *s.tok, eo);

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 // Starts `whale serve` on a free port for a test file and stops it afterwards.
 // Environment: WHALE_BINARY (the whale executable), WHALE_MODEL (model file; empty: the
 // built-in demo model).
@@ -8,7 +11,9 @@ export const binary = process.env.WHALE_BINARY || 'whale';
 export const modelPath = process.env.WHALE_MODEL || '';
 
 export async function startServer(extraArgs = []) {
-  const args = ['serve', '--port', '0', '--parallel', '4', '--max-queue', '1000', ...extraArgs];
+  // A private prompt-cache folder per server: test runs never share (or pollute) the user's cache.
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whale-api-cache-'));
+  const args = ['serve', '--port', '0', '--parallel', '4', '--max-queue', '1000', '--cache-dir', cacheDir, ...extraArgs];
   if (modelPath) args.push('-m', modelPath);
   const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

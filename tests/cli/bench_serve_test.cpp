@@ -29,7 +29,7 @@ class ServeChild {
   explicit ServeChild(std::vector<std::string> args) {
     int fds[2];
     if (::pipe(fds) != 0) return;
-    args.insert(args.begin(), {WHALE_BINARY, "serve", "--port", "0"});
+    args.insert(args.begin(), {WHALE_BINARY, "serve", "--port", "0", "--no-disk-cache"});
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(fds[1], STDOUT_FILENO);

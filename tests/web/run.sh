@@ -22,7 +22,7 @@ model="$build_dir/web-demo.gguf"
 [ -f "$model" ] || "$whale" demo-model -o "$model" >/dev/null
 
 log="$build_dir/web-whale-serve.log"
-"$whale" serve -m "$model" --port 0 >"$log" 2>&1 &
+"$whale" serve -m "$model" --port 0 --cache-dir "$build_dir/web-prompt-cache" >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
 trap 'exit 1' INT TERM
