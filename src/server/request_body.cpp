@@ -24,6 +24,12 @@ nlohmann::json parse_request_body(const std::string& body) {
     }
     throw json_parse_error(reason + " at line " + std::to_string(line) + " column " +
                            std::to_string(column));
+  } catch (const nlohmann::json::exception& e) {
+    // Well-formed JSON that nlohmann cannot represent, e.g. a number that overflows a double
+    // ("1e99999", found by fuzz/server_request_fuzz.cpp): still a bad body, never a crash.
+    std::string reason = e.what();
+    if (auto pos = reason.find("] "); pos != std::string::npos) reason = reason.substr(pos + 2);
+    throw json_parse_error(reason);
   }
 }
 
