@@ -14,54 +14,17 @@
 #include <vector>
 
 #include "common/fixtures.h"
+#include "common/run_whale.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int exit_code = -1;  // -1 when killed by a signal
-  int signal = 0;
-  std::string out, err;
-};
+using whale::testing::RunResult;
+using whale::testing::run_whale;
+using whale::testing::slurp;
 
-fs::path temp_dir() {
-  fs::path d = fs::temp_directory_path() / ("whale_info_test_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-RunResult run_whale(const std::vector<std::string>& args) {
-  const fs::path out = temp_dir() / "stdout.txt", err = temp_dir() / "stderr.txt";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (!std::freopen(out.c_str(), "w", stdout) || !std::freopen(err.c_str(), "w", stderr))
-      ::_exit(127);
-    std::vector<char*> argv;
-    std::string bin = WHALE_BINARY;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  RunResult r;
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
+fs::path temp_dir() { return whale::testing::scratch_dir("whale_info_test"); }
 
 struct Expected {
   const char* path;
