@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "tensor/dtype.h"
 #include "tensor/tensor_view.h"
@@ -91,6 +92,9 @@ void mla_attention_paged_with(const KernelTable& table, const PagedLatentCache& 
 // matmul (matmul.h) with an explicit table, so tests can compare the scalar and SIMD twins.
 void matmul_with(const KernelTable& table, const TensorView& W, const float* x,
                  int64_t n_tokens, float* y, ThreadPool& pool);
+
+struct MatmulJob;
+void matmul_batch_with(const KernelTable& table, std::span<const MatmulJob> jobs, ThreadPool& pool);
 
 struct GroupedLayout;
 void matmul_grouped_with(const KernelTable& table, const TensorView& W, const GroupedLayout& g, const float* x,

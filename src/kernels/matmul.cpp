@@ -1,7 +1,8 @@
-// matmul driver: validates, quantises the activations once per call, then walks tiles of
-// (rows x tokens) in parallel. A tile keeps a few dozen KB of weight rows hot in cache while
-// up to kTokenBlock tokens pass over them, so prefill reads each weight from memory once per
-// token block instead of once per token; decode (few tokens) simply streams the rows.
+// matmul driver: validates, quantises the activations once per distinct input, then walks tiles
+// of (rows x tokens) of every job in one parallel run. A tile keeps a few dozen KB of weight
+// rows hot in cache while up to kTokenBlock tokens pass over them, so prefill reads each weight
+// from memory once per token block instead of once per token; decode (few tokens) streams the
+// rows with software prefetch running ahead of the dot products.
 #include <algorithm>
 #include <vector>
 
@@ -12,11 +13,91 @@
 namespace whale::kernels {
 namespace {
 
-constexpr int64_t kTokenBlock = 64;       // tokens sharing one pass over a weight tile
+constexpr int64_t kTokenBlock = 64;            // tokens sharing one pass over a weight tile
 constexpr size_t kWeightTileBytes = 32 << 10;  // weight rows per tile: about L1-sized
-constexpr int64_t kRowAlign = 16;         // 16 floats = one 64-byte cache line of y
+constexpr int64_t kRowAlign = 16;              // 16 floats = one 64-byte cache line of y
+constexpr int kTasksPerThread = 8;             // dynamic claiming evens out uneven progress
+// Decode streams weights from memory at a few bytes per cycle. The hardware prefetchers stop at
+// every 4 KB page (and the rows of one expert are a few such pages), so each task prefetches
+// this far ahead of the row it is multiplying: measured 1.7-3x faster decode on the v2-lite
+// file (BENCHMARKS.md); 512-2048 are all close, 4096 starts to evict the rows in use.
+constexpr uintptr_t kPrefetchBytes = 1024;
+// Quantising fewer activation values than this is cheaper inline than a pool barrier.
+constexpr int64_t kParallelQuantizeValues = 16384;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// One validated job with its activation format, quantised input and task split.
+struct Prepared {
+  const MatmulJob* job = nullptr;
+  WeightKernel wk;
+  int64_t K = 0, rows = 0, n_tokens = 0;
+  size_t wrow = 0;
+  const uint8_t* w = nullptr;    // first row of the job's range
+  const uint8_t* act = nullptr;  // token t's activations at act + act_stride * t
+  size_t act_stride = 0;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+  int64_t token_blocks = 1, token_block = 1, rows_per_chunk = 1, row_chunks = 1, tile_rows = 1;
+  int64_t first_task = 0;
+  int64_t shares_act_of = -1;    // index of an earlier job with the same quantised input
+  size_t qbuf_offset = 0;
+};
+
+void validate(const MatmulJob& j) {
+  if (!j.W) fail("matmul: job without a weight tensor");
+  const TensorView& W = *j.W;
+  if (j.n_tokens < 0) fail("matmul ", W.name, ": negative token count ", j.n_tokens);
+  if (j.n_tokens == 0) return;  // nothing to do: inputs and outputs may be null
+  if (!matmul_supports(W.type)) {
+    auto tr = type_traits(static_cast<uint32_t>(W.type));
+    fail("matmul ", W.name, ": weight type ", tr ? std::string(tr->name) : std::string("?"),
+         " (id ", static_cast<uint32_t>(W.type), ") is not supported");
+  }
+  if (!W.data) fail("matmul ", W.name, ": tensor has no data");
+  if (!j.x || !j.y) fail("matmul ", W.name, ": null activation or output pointer");
+  const int64_t K = W.ne[0], M = W.n_rows();
+  const int block = traits(W.type).block_size;
+  if (K < 0 || M < 0) fail("matmul ", W.name, ": negative shape ", K, " x ", M);
+  if (K % block != 0)
+    fail("matmul ", W.name, ": row length ", K, " is not a multiple of the ", type_name(W.type),
+         " block size ", block);
+  const int64_t n_rows = j.n_rows < 0 ? M - j.row_begin : j.n_rows;
+  if (j.row_begin < 0 || j.row_begin > M || n_rows > M - j.row_begin)
+    fail("matmul ", W.name, ": rows [", j.row_begin, ", ", j.row_begin + n_rows, ") outside its ", M, " rows");
+  const size_t wrow = W.row_size();
+  if (W.nbytes != 0 && W.nbytes < wrow * static_cast<size_t>(M))
+    fail("matmul ", W.name, ": ", W.nbytes, " bytes of data, shape needs ", wrow * static_cast<size_t>(M));
+  if (j.x_stride < 0 || (j.x_stride != 0 && j.x_stride < K))
+    fail("matmul ", W.name, ": input stride ", j.x_stride, " is shorter than a row of ", K);
+  if (j.y_stride < 0 || (j.y_stride != 0 && j.y_stride < n_rows))
+    fail("matmul ", W.name, ": output stride ", j.y_stride, " is shorter than ", n_rows, " outputs");
+}
+
+// Multiplies rows [r_begin, r_end) of job p by its tokens [t_begin, t_end).
+void run_tile(const Prepared& p, int64_t r_begin, int64_t r_end, int64_t t_begin, int64_t t_end) {
+  const bool stream = p.n_tokens <= kMaxDotTokens;
+  const auto row_addr = [&](int64_t r) { return reinterpret_cast<uintptr_t>(p.w + p.wrow * static_cast<size_t>(r)); };
+  const uintptr_t pf_end = row_addr(r_end);
+  uintptr_t pf = row_addr(r_begin) & ~uintptr_t{63};
+  // Tokens outside rows within a tile: the (up to 4) activation rows of one dot call stay in L1
+  // across the tile's rows, and the tile's weights stay in L2 across the tokens.
+  for (int64_t r0 = r_begin; r0 < r_end; r0 += p.tile_rows) {
+    const int64_t r1 = std::min(r_end, r0 + p.tile_rows);
+    for (int64_t t = t_begin; t < t_end; t += kMaxDotTokens) {
+      const int nt = static_cast<int>(std::min<int64_t>(kMaxDotTokens, t_end - t));
+      const uint8_t* a = p.act + p.act_stride * static_cast<size_t>(t);
+      float* yt = p.y + t * p.y_stride;
+      for (int64_t r = r0; r < r1; ++r) {
+        if (stream)
+          for (const uintptr_t want = std::min(pf_end, row_addr(r + 1) + kPrefetchBytes); pf < want; pf += 64)
+            __builtin_prefetch(reinterpret_cast<const void*>(pf), 0, 3);
+        p.wk.dot(p.K, p.w + p.wrow * static_cast<size_t>(r), a, p.act_stride, nt, yt + r,
+                 static_cast<size_t>(p.y_stride));
+      }
+    }
+  }
+}
 
 }  // namespace
 
@@ -32,157 +113,135 @@ bool matmul_supports(GgmlType t) {
   }
 }
 
-void matmul_with(const KernelTable& kt, const TensorView& W, const float* x, int64_t n_tokens,
-                 float* y, ThreadPool& pool) {
-  if (n_tokens < 0) fail("matmul ", W.name, ": negative token count ", n_tokens);
-  if (n_tokens == 0) return;
-  if (!matmul_supports(W.type)) {
-    auto tr = type_traits(static_cast<uint32_t>(W.type));
-    fail("matmul ", W.name, ": weight type ", tr ? std::string(tr->name) : std::string("?"),
-         " (id ", static_cast<uint32_t>(W.type), ") is not supported");
-  }
-  if (!W.data) fail("matmul ", W.name, ": tensor has no data");
-  if (!x || !y) fail("matmul ", W.name, ": null activation or output pointer");
-  const int64_t K = W.ne[0], M = W.n_rows();
-  const int block = traits(W.type).block_size;
-  if (K < 0 || M < 0) fail("matmul ", W.name, ": negative shape ", K, " x ", M);
-  if (K % block != 0)
-    fail("matmul ", W.name, ": row length ", K, " is not a multiple of the ", type_name(W.type),
-         " block size ", block);
-  if (M == 0) return;
-  const size_t wrow = W.row_size();
-  if (W.nbytes != 0 && W.nbytes < wrow * static_cast<size_t>(M))
-    fail("matmul ", W.name, ": ", W.nbytes, " bytes of data, shape needs ",
-         wrow * static_cast<size_t>(M));
-  if (K == 0) {
-    std::fill(y, y + n_tokens * M, 0.0f);
-    return;
-  }
-
-  const WeightKernel wk = weight_kernel(kt, W.type);
-
-  // Activations: quantised once per call (tokens in parallel when there are many).
-  std::vector<uint8_t> qbuf;
-  const void* act = x;
-  size_t act_stride = static_cast<size_t>(K) * sizeof(float);
-  if (wk.quantize) {
-    act_stride = static_cast<size_t>(K / wk.act_block) * static_cast<size_t>(wk.act_block_bytes);
-    qbuf.resize(act_stride * static_cast<size_t>(n_tokens));
-    auto quantize_token = [&](int64_t t, int) {
-      wk.quantize(x + t * K, qbuf.data() + act_stride * static_cast<size_t>(t), K);
-    };
-    if (n_tokens >= 4) pool.run(n_tokens, quantize_token);
-    else for (int64_t t = 0; t < n_tokens; ++t) quantize_token(t, 0);
-    act = qbuf.data();
-  }
-  const auto* act_bytes = static_cast<const uint8_t*>(act);
-
-  // Tasks: (row chunk, token block). Enough row chunks for ~4 tasks per thread.
-  // Token blocks of at most kTokenBlock, equal-sized (rounded to whole dot calls) so that e.g.
-  // 65 tokens become 36 + 29 rather than 64 + 1.
-  const int64_t token_blocks = ceil_div(n_tokens, kTokenBlock);
-  const int64_t token_block =
-      ceil_div(ceil_div(n_tokens, token_blocks), kMaxDotTokens) * kMaxDotTokens;
-  const int64_t want_row_chunks = std::max<int64_t>(1, ceil_div(4 * pool.size(), token_blocks));
-  int64_t rows_per_chunk = ceil_div(M, want_row_chunks);
-  rows_per_chunk = std::max(kRowAlign, ceil_div(rows_per_chunk, kRowAlign) * kRowAlign);
-  const int64_t row_chunks = ceil_div(M, rows_per_chunk);
-  const int64_t tile_rows =
-      std::clamp<int64_t>(static_cast<int64_t>(kWeightTileBytes / wrow), 1, 64);
-
-  pool.run(row_chunks * token_blocks, [&](int64_t task, int) {
-    const int64_t rc = task / token_blocks, tb = task % token_blocks;
-    const int64_t r_begin = rc * rows_per_chunk, r_end = std::min(M, r_begin + rows_per_chunk);
-    const int64_t t_begin = tb * token_block, t_end = std::min(n_tokens, t_begin + token_block);
-    // Tokens outside rows within a tile: the (up to 4) activation rows of one dot call stay
-    // in L1 across the tile's rows, and the tile's weights stay in L2 across the tokens.
-    for (int64_t r0 = r_begin; r0 < r_end; r0 += tile_rows) {
-      const int64_t r1 = std::min(r_end, r0 + tile_rows);
-      for (int64_t t = t_begin; t < t_end; t += kMaxDotTokens) {
-        const int nt = static_cast<int>(std::min<int64_t>(kMaxDotTokens, t_end - t));
-        const uint8_t* a = act_bytes + act_stride * static_cast<size_t>(t);
-        for (int64_t r = r0; r < r1; ++r)
-          wk.dot(K, W.data + wrow * static_cast<size_t>(r), a, act_stride, nt, y + t * M + r,
-                 static_cast<size_t>(M));
+void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, ThreadPool& pool) {
+  std::vector<Prepared> prep;
+  prep.reserve(jobs.size());
+  size_t qbuf_bytes = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const MatmulJob& j = jobs[i];
+    validate(j);
+    const TensorView& W = *j.W;
+    Prepared p;
+    p.job = &j;
+    p.K = W.ne[0];
+    p.rows = j.n_rows < 0 ? W.n_rows() - j.row_begin : j.n_rows;
+    p.n_tokens = j.n_tokens;
+    if (p.n_tokens == 0 || p.rows == 0) continue;
+    const int64_t x_stride = j.x_stride ? j.x_stride : p.K;
+    p.y = j.y;
+    p.y_stride = j.y_stride ? j.y_stride : p.rows;
+    if (p.K == 0) {  // empty rows: all outputs are zero
+      for (int64_t t = 0; t < p.n_tokens; ++t) std::fill_n(p.y + t * p.y_stride, p.rows, 0.0f);
+      continue;
+    }
+    p.wk = weight_kernel(kt, W.type);
+    p.wrow = W.row_size();
+    p.w = W.data + p.wrow * static_cast<size_t>(j.row_begin);
+    if (!p.wk.quantize) {
+      p.act = reinterpret_cast<const uint8_t*>(j.x);
+      p.act_stride = static_cast<size_t>(x_stride) * sizeof(float);
+    } else {
+      p.act_stride = static_cast<size_t>(p.K / p.wk.act_block) * static_cast<size_t>(p.wk.act_block_bytes);
+      for (size_t e = 0; e < prep.size() && p.shares_act_of < 0; ++e) {
+        const MatmulJob& o = *prep[e].job;
+        if (prep[e].wk.quantize == p.wk.quantize && o.x == j.x && prep[e].K == p.K &&
+            (o.x_stride ? o.x_stride : prep[e].K) == x_stride && prep[e].n_tokens == p.n_tokens)
+          p.shares_act_of = static_cast<int64_t>(e);
+      }
+      if (p.shares_act_of < 0) {
+        p.qbuf_offset = qbuf_bytes;
+        qbuf_bytes += p.act_stride * static_cast<size_t>(p.n_tokens);
       }
     }
+    prep.push_back(p);
+  }
+  if (prep.empty()) return;
+
+  // Activations: every distinct input quantised once, in parallel when there is enough of it.
+  std::vector<uint8_t> qbuf(qbuf_bytes);
+  struct QuantItem { size_t job; int64_t token; };
+  std::vector<QuantItem> items;
+  int64_t quant_values = 0;
+  for (size_t i = 0; i < prep.size(); ++i) {
+    Prepared& p = prep[i];
+    if (!p.wk.quantize) continue;
+    if (p.shares_act_of >= 0) continue;
+    p.act = qbuf.data() + p.qbuf_offset;
+    for (int64_t t = 0; t < p.n_tokens; ++t) items.push_back({i, t});
+    quant_values += p.K * p.n_tokens;
+  }
+  auto quantize_item = [&](int64_t k, int) {
+    const Prepared& p = prep[items[k].job];
+    const int64_t x_stride = p.job->x_stride ? p.job->x_stride : p.K;
+    p.wk.quantize(p.job->x + items[k].token * x_stride, qbuf.data() + p.qbuf_offset + p.act_stride * static_cast<size_t>(items[k].token), p.K);
+  };
+  if (quant_values >= kParallelQuantizeValues && items.size() > 1) pool.run(static_cast<int64_t>(items.size()), quantize_item);
+  else for (size_t k = 0; k < items.size(); ++k) quantize_item(static_cast<int64_t>(k), 0);
+  for (Prepared& p : prep)
+    if (p.shares_act_of >= 0) p.act = prep[static_cast<size_t>(p.shares_act_of)].act;
+
+  // Tasks: (job, row chunk, token block), each about the same number of weight bytes, about
+  // kTasksPerThread per thread in all. Token blocks are of at most kTokenBlock, equal-sized
+  // (rounded to whole dot calls) so that e.g. 65 tokens become 36 + 29 rather than 64 + 1.
+  double total_bytes = 0;
+  for (Prepared& p : prep) {
+    p.token_blocks = ceil_div(p.n_tokens, kTokenBlock);
+    p.token_block = ceil_div(ceil_div(p.n_tokens, p.token_blocks), kMaxDotTokens) * kMaxDotTokens;
+    total_bytes += static_cast<double>(p.wrow) * static_cast<double>(p.rows * p.token_blocks);
+  }
+  const double task_bytes = std::max(1.0, total_bytes / (kTasksPerThread * pool.size()));
+  int64_t n_tasks = 0;
+  for (Prepared& p : prep) {
+    const int64_t want_rows = static_cast<int64_t>(task_bytes / static_cast<double>(p.wrow)) + 1;
+    p.rows_per_chunk = std::min(p.rows, std::max(kRowAlign, ceil_div(want_rows, kRowAlign) * kRowAlign));
+    p.row_chunks = ceil_div(p.rows, p.rows_per_chunk);
+    p.tile_rows = std::clamp<int64_t>(static_cast<int64_t>(kWeightTileBytes / p.wrow), 1, 64);
+    p.first_task = n_tasks;
+    n_tasks += p.row_chunks * p.token_blocks;
+  }
+
+  pool.run(n_tasks, [&](int64_t task, int) {
+    const auto it = std::upper_bound(prep.begin(), prep.end(), task,
+                                     [](int64_t t, const Prepared& p) { return t < p.first_task; });
+    const Prepared& p = *(it - 1);
+    const int64_t local = task - p.first_task;
+    const int64_t rc = local / p.token_blocks, tb = local % p.token_blocks;
+    const int64_t r_begin = rc * p.rows_per_chunk, r_end = std::min(p.rows, r_begin + p.rows_per_chunk);
+    const int64_t t_begin = tb * p.token_block, t_end = std::min(p.n_tokens, t_begin + p.token_block);
+    run_tile(p, r_begin, r_end, t_begin, t_end);
   });
+}
+
+void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool& pool) {
+  matmul_batch_with(active_table(), jobs, pool);
+}
+
+void matmul_with(const KernelTable& kt, const TensorView& W, const float* x, int64_t n_tokens, float* y,
+                 ThreadPool& pool) {
+  const MatmulJob job{&W, 0, -1, x, 0, y, 0, n_tokens};
+  matmul_batch_with(kt, {&job, 1}, pool);
 }
 
 void matmul(const TensorView& W, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
   matmul_with(active_table(), W, x, n_tokens, y, pool);
 }
 
-}  // namespace whale::kernels
-
-namespace whale::kernels {
-
 void matmul_grouped_with(const KernelTable& kt, const TensorView& W, const GroupedLayout& g, const float* x,
                          int64_t n_tokens, float* y, ThreadPool& pool) {
   if (n_tokens < 0) fail("matmul_grouped ", W.name, ": negative token count ", n_tokens);
   if (n_tokens == 0 || g.n_groups == 0 || g.group_rows == 0) return;
-  if (!matmul_supports(W.type)) fail("matmul_grouped ", W.name, ": weight type ", type_name(W.type), " is not supported");
-  if (!W.data) fail("matmul_grouped ", W.name, ": tensor has no data");
-  if (!x || !y) fail("matmul_grouped ", W.name, ": null activation or output pointer");
-  const int64_t K = W.ne[0], M = W.n_rows();
+  const int64_t M = W.n_rows();
   if (g.n_groups < 0 || g.group_rows < 0 || g.group_row_stride < 0 ||
       (g.n_groups - 1) * g.group_row_stride + g.group_rows > M)
     fail("matmul_grouped ", W.name, ": ", g.n_groups, " groups of ", g.group_rows, " rows every ",
          g.group_row_stride, " rows do not fit its ", M, " rows");
-  const int block = traits(W.type).block_size;
-  if (K <= 0 || K % block != 0)
-    fail("matmul_grouped ", W.name, ": row length ", K, " is not a positive multiple of the ", type_name(W.type),
-         " block size ", block);
-  const size_t wrow = W.row_size();
-  const WeightKernel wk = weight_kernel(kt, W.type);
-  const int64_t G = g.n_groups;
-
-  // Activations of (token t, group gr): quantised into slot t * G + gr, or read in place.
-  std::vector<uint8_t> qbuf;
-  size_t act_row = static_cast<size_t>(K) * sizeof(float);
-  if (wk.quantize) {
-    act_row = static_cast<size_t>(K / wk.act_block) * static_cast<size_t>(wk.act_block_bytes);
-    qbuf.resize(act_row * static_cast<size_t>(n_tokens * G));
-    auto quantize_one = [&](int64_t i, int) {
-      const int64_t t = i / G, gr = i % G;
-      wk.quantize(x + t * g.x_token_stride + gr * g.x_group_stride, qbuf.data() + act_row * static_cast<size_t>(i), K);
-    };
-    if (n_tokens * G >= 4) pool.run(n_tokens * G, quantize_one);
-    else for (int64_t i = 0; i < n_tokens * G; ++i) quantize_one(i, 0);
-  }
-  auto act_of = [&](int64_t t, int64_t gr) -> const uint8_t* {
-    if (wk.quantize) return qbuf.data() + act_row * static_cast<size_t>(t * G + gr);
-    return reinterpret_cast<const uint8_t*>(x + t * g.x_token_stride + gr * g.x_group_stride);
-  };
-  const size_t act_token_stride =
-      wk.quantize ? act_row * static_cast<size_t>(G) : static_cast<size_t>(g.x_token_stride) * sizeof(float);
-
-  // Tasks: (group, row chunk, token block) with about 4 tasks per thread in all.
-  const int64_t token_blocks = ceil_div(n_tokens, kTokenBlock);
-  const int64_t token_block = ceil_div(ceil_div(n_tokens, token_blocks), kMaxDotTokens) * kMaxDotTokens;
-  const int64_t want_chunks = std::max<int64_t>(1, ceil_div(4 * pool.size(), G * token_blocks));
-  int64_t rows_per_chunk = std::max(kRowAlign, ceil_div(ceil_div(g.group_rows, want_chunks), kRowAlign) * kRowAlign);
-  const int64_t row_chunks = ceil_div(g.group_rows, rows_per_chunk);
-  const int64_t tile_rows = std::clamp<int64_t>(static_cast<int64_t>(kWeightTileBytes / wrow), 1, 64);
-
-  pool.run(G * row_chunks * token_blocks, [&](int64_t task, int) {
-    const int64_t gr = task / (row_chunks * token_blocks), rest = task % (row_chunks * token_blocks);
-    const int64_t rc = rest / token_blocks, tb = rest % token_blocks;
-    const int64_t r_begin = rc * rows_per_chunk, r_end = std::min(g.group_rows, r_begin + rows_per_chunk);
-    const int64_t t_begin = tb * token_block, t_end = std::min(n_tokens, t_begin + token_block);
-    const uint8_t* wbase = W.data + wrow * static_cast<size_t>(gr * g.group_row_stride);
-    for (int64_t r0 = r_begin; r0 < r_end; r0 += tile_rows) {
-      const int64_t r1 = std::min(r_end, r0 + tile_rows);
-      for (int64_t t = t_begin; t < t_end; t += kMaxDotTokens) {
-        const int nt = static_cast<int>(std::min<int64_t>(kMaxDotTokens, t_end - t));
-        const uint8_t* a = act_of(t, gr);
-        float* yb = y + t * g.y_token_stride + gr * g.y_group_stride;
-        for (int64_t r = r0; r < r1; ++r)
-          wk.dot(K, wbase + wrow * static_cast<size_t>(r), a, act_token_stride, nt, yb + r,
-                 static_cast<size_t>(g.y_token_stride));
-      }
-    }
-  });
+  if (W.ne[0] <= 0)
+    fail("matmul_grouped ", W.name, ": row length ", W.ne[0], " is not positive");
+  std::vector<MatmulJob> jobs(static_cast<size_t>(g.n_groups));
+  for (int64_t gr = 0; gr < g.n_groups; ++gr)
+    jobs[gr] = MatmulJob{&W, gr * g.group_row_stride, g.group_rows, x + gr * g.x_group_stride, g.x_token_stride,
+                         y + gr * g.y_group_stride, g.y_token_stride, n_tokens};
+  matmul_batch_with(kt, jobs, pool);
 }
 
 void matmul_grouped(const TensorView& W, const GroupedLayout& g, const float* x, int64_t n_tokens, float* y,

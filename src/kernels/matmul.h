@@ -10,6 +10,7 @@
 // fixture goldens are an exact f32 evaluation).
 #pragma once
 #include <cstdint>
+#include <span>
 
 #include "tensor/tensor_view.h"
 #include "util/thread_pool.h"
@@ -41,6 +42,25 @@ struct GroupedLayout {
 };
 void matmul_grouped(const TensorView& W, const GroupedLayout& g, const float* x, int64_t n_tokens, float* y,
                     ThreadPool& pool);
+
+// Several independent products in one pass over the pool (one barrier instead of one per
+// product): a decode step multiplies a token by a dozen small expert matrices, and a barrier per
+// matrix would cost more than the arithmetic. Job j computes, for t < n_tokens, r < n_rows:
+//   y[t * y_stride + r] = sum_k W[row_begin + r, k] * x[t * x_stride + k]
+// (x_stride 0 means K = W->ne[0]; y_stride 0 means n_rows; n_rows -1 means all rows from
+// row_begin). Same numerics as matmul; jobs that share x (same pointer, stride, token count and
+// activation format) quantise it once. Outputs must not alias any job's input or each other.
+// Throws whale::Error naming the tensor as matmul does, and for a row range outside W.
+struct MatmulJob {
+  const TensorView* W = nullptr;
+  int64_t row_begin = 0, n_rows = -1;
+  const float* x = nullptr;
+  int64_t x_stride = 0;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+  int64_t n_tokens = 0;
+};
+void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool& pool);
 
 // True if matmul accepts weights of type t.
 bool matmul_supports(GgmlType t);

@@ -94,17 +94,19 @@ class DeepSeek2 final : public Model {
     // Queries [T x H*qk].
     std::vector<float>& q = q_;
     q.resize(static_cast<size_t>(T) * H * qk);
+    // Compressed KV [T x (R + rope)] in the same pass as the queries (or their LoRA down-projection).
+    kva_.resize(static_cast<size_t>(T) * row);
+    if (hp_.q_lora_rank > 0) qa_.resize(static_cast<size_t>(T) * hp_.q_lora_rank);
+    const kernels::MatmulJob first[2] = {
+        hp_.q_lora_rank > 0 ? kernels::MatmulJob{&L.q_a, 0, -1, xn, 0, qa_.data(), 0, T}
+                            : kernels::MatmulJob{&L.q, 0, -1, xn, 0, q.data(), 0, T},
+        {&L.kv_a, 0, -1, xn, 0, kva_.data(), 0, T}};
+    kernels::matmul_batch(first, pool_);
     if (hp_.q_lora_rank > 0) {
-      qa_.resize(static_cast<size_t>(T) * hp_.q_lora_rank);
-      kernels::matmul(L.q_a, xn, T, qa_.data(), pool_);
       rmsnorm_rows(qa_.data(), L.q_a_norm.data(), qa_.data(), T, hp_.q_lora_rank, hp_.rms_eps);
       kernels::matmul(L.q_b, qa_.data(), T, q.data(), pool_);
-    } else {
-      kernels::matmul(L.q, xn, T, q.data(), pool_);
     }
-    // Compressed KV [T x (R + rope)]: normalise the latent, rotate the shared rope key, cache.
-    kva_.resize(static_cast<size_t>(T) * row);
-    kernels::matmul(L.kv_a, xn, T, kva_.data(), pool_);
+    // Normalise the latent, rotate the shared rope key, cache.
     for (int64_t t = 0; t < T; ++t) {
       float* r = kva_.data() + t * row;
       rmsnorm_rows(r, L.kv_a_norm.data(), r, 1, R, hp_.rms_eps);
@@ -166,28 +168,39 @@ class DeepSeek2 final : public Model {
       auto routes = route_token(rc, {router_logits.data() + t * E, static_cast<size_t>(E)}, L.sel_bias);
       for (const auto& r : routes) by_expert[r.expert].push_back({t, r.weight});
     }
-    std::fill(out, out + T * D, 0.0f);
-    std::vector<float> x, y;
-    // Increasing expert id: the order in which the reference accumulates.
+    // Inputs of expert e at x_off[e] in xs (its tokens' rows, gathered; a token routed to every
+    // slot of a one-token step is read in place), outputs at y_off[e] in ys; shared experts last.
+    std::vector<size_t> y_off(E + 1, 0);
+    for (int e = 0; e < E; ++e) y_off[e + 1] = y_off[e] + by_expert[e].size() * static_cast<size_t>(D);
+    std::vector<float> xs(T > 1 ? y_off[E] : 0), ys(y_off[E] + (hp_.n_shared_experts > 0 ? T * D : 0));
+    std::vector<FfnJob> ffns;
     for (int e = 0; e < E; ++e) {
       const auto& toks = by_expert[e];
       if (toks.empty()) continue;
       const int64_t n = static_cast<int64_t>(toks.size());
-      x.resize(static_cast<size_t>(n * D));
-      y.resize(static_cast<size_t>(n * D));
-      for (int64_t i = 0; i < n; ++i) std::memcpy(x.data() + i * D, xn + toks[i].first * D, D * sizeof(float));
-      swiglu_ffn(L.exp_gate[e], L.exp_up[e], L.exp_down[e], x.data(), n, y.data(), pool_);
-      for (int64_t i = 0; i < n; ++i) {
+      const float* x = xn;
+      if (T > 1) {
+        for (int64_t i = 0; i < n; ++i)
+          std::memcpy(xs.data() + y_off[e] + i * D, xn + toks[i].first * D, D * sizeof(float));
+        x = xs.data() + y_off[e];
+      }
+      ffns.push_back({&L.exp_gate[e], &L.exp_up[e], &L.exp_down[e], x, n, ys.data() + y_off[e]});
+    }
+    if (hp_.n_shared_experts > 0) ffns.push_back({&L.sh_gate, &L.sh_up, &L.sh_down, xn, T, ys.data() + y_off[E]});
+    swiglu_ffns(ffns, pool_);
+    // Increasing expert id: the order in which the reference accumulates; shared experts last.
+    std::fill(out, out + T * D, 0.0f);
+    for (int e = 0; e < E; ++e) {
+      const auto& toks = by_expert[e];
+      for (size_t i = 0; i < toks.size(); ++i) {
         float* o = out + toks[i].first * D;
+        const float* y = ys.data() + y_off[e] + i * D;
         const float wgt = toks[i].second;
-        for (int64_t j = 0; j < D; ++j) o[j] += wgt * y[i * D + j];
+        for (int64_t j = 0; j < D; ++j) o[j] += wgt * y[j];
       }
     }
-    if (hp_.n_shared_experts > 0) {
-      y.resize(static_cast<size_t>(T * D));
-      swiglu_ffn(L.sh_gate, L.sh_up, L.sh_down, xn, T, y.data(), pool_);
-      for (int64_t i = 0; i < T * D; ++i) out[i] += y[i];
-    }
+    if (hp_.n_shared_experts > 0)
+      for (int64_t i = 0; i < T * D; ++i) out[i] += ys[y_off[E] + i];
   }
 
   void expect_shape(const TensorView& t, int64_t ne0, int64_t rows) const {

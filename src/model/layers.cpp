@@ -29,12 +29,36 @@ void rmsnorm_rows(const float* x, const float* w, float* y, int64_t rows, int64_
 
 void swiglu_ffn(const TensorView& gate, const TensorView& up, const TensorView& down, const float* x,
                 int64_t T, float* out, ThreadPool& pool) {
-  const int64_t ff = gate.n_rows();
-  std::vector<float> g(static_cast<size_t>(T * ff)), u(static_cast<size_t>(T * ff));
-  kernels::matmul(gate, x, T, g.data(), pool);
-  kernels::matmul(up, x, T, u.data(), pool);
+  const FfnJob job{&gate, &up, &down, x, T, out};
+  swiglu_ffns({&job, 1}, pool);
+}
+
+void swiglu_ffns(std::span<const FfnJob> ffns, ThreadPool& pool) {
+  // Hidden activations of FFN i at offset[i] in g (gate, then silu(gate) * up) and u (up).
+  std::vector<size_t> offset(ffns.size() + 1, 0);
+  for (size_t i = 0; i < ffns.size(); ++i) {
+    const FfnJob& f = ffns[i];
+    if (f.up->n_rows() != f.gate->n_rows() || f.down->ne[0] != f.gate->n_rows())
+      fail("feed-forward ", f.gate->name, ": gate has ", f.gate->n_rows(), " rows, up ", f.up->n_rows(),
+           ", down takes ", f.down->ne[0]);
+    offset[i + 1] = offset[i] + static_cast<size_t>(f.n_tokens * f.gate->n_rows());
+  }
+  std::vector<float> g(offset.back()), u(offset.back());
+  std::vector<kernels::MatmulJob> jobs;
+  jobs.reserve(2 * ffns.size());
+  for (size_t i = 0; i < ffns.size(); ++i) {
+    const FfnJob& f = ffns[i];
+    jobs.push_back({f.gate, 0, -1, f.x, 0, g.data() + offset[i], 0, f.n_tokens});
+    jobs.push_back({f.up, 0, -1, f.x, 0, u.data() + offset[i], 0, f.n_tokens});
+  }
+  kernels::matmul_batch(jobs, pool);
   kernels::silu_mul(g.data(), u.data(), g.data(), static_cast<int64_t>(g.size()));
-  kernels::matmul(down, g.data(), T, out, pool);
+  jobs.clear();
+  for (size_t i = 0; i < ffns.size(); ++i) {
+    const FfnJob& f = ffns[i];
+    jobs.push_back({f.down, 0, -1, g.data() + offset[i], 0, f.out, 0, f.n_tokens});
+  }
+  kernels::matmul_batch(jobs, pool);
 }
 
 void load_kv_rows(const KvPool& kv, const FlatBatch& fb, int s, int layer, std::vector<float>& out) {

@@ -23,6 +23,19 @@ void rmsnorm_rows(const float* x, const float* w, float* y, int64_t rows, int64_
 void swiglu_ffn(const TensorView& gate, const TensorView& up, const TensorView& down, const float* x,
                 int64_t T, float* out, ThreadPool& pool);
 
+// Several SwiGLU feed-forwards at once (the selected experts of a MoE layer): all gate and up
+// products in one parallel pass, all down products in a second, so a decode step pays two pool
+// barriers per layer instead of three per expert.
+struct FfnJob {
+  const TensorView* gate = nullptr;
+  const TensorView* up = nullptr;
+  const TensorView* down = nullptr;
+  const float* x = nullptr;  // n_tokens rows of gate->ne[0]
+  int64_t n_tokens = 0;
+  float* out = nullptr;      // n_tokens rows of down->n_rows()
+};
+void swiglu_ffns(std::span<const FfnJob> ffns, ThreadPool& pool);
+
 // The first n_ctx KV rows of sequence s in `layer`, as f32 [n_ctx x values_per_token].
 void load_kv_rows(const KvPool& kv, const FlatBatch& fb, int s, int layer, std::vector<float>& out);
 
