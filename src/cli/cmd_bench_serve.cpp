@@ -48,6 +48,11 @@ struct BenchServeOptions {
   int serve_threads = 0;
   int serve_ctx_size = 0;
   double startup_timeout_s = 600;
+  // Seconds over which the streams of a level start (stream t after t * ramp_up / concurrency).
+  // Negative: the mean request time measured at concurrency 1 (0 if that level is not run), so
+  // the streams arrive phased as in a steady state rather than as one synchronized burst whose
+  // prompts all wait for one another.
+  double ramp_up_s = -1;
 };
 
 // splitmix64: a tiny deterministic generator, enough to pick words.
@@ -175,7 +180,7 @@ LevelReport summarize(int concurrency, double wall_s, const std::vector<StreamRe
 // Runs one level: `concurrency` threads take request numbers from a shared counter until
 // `requests` have been sent, so slow requests never leave a thread idle while work remains.
 LevelReport run_level(const BenchServeOptions& o, const ApiEndpoint& ep, uint64_t seed, int words,
-                      int concurrency, int requests) {
+                      int concurrency, int requests, double ramp_up_s) {
   std::vector<std::string> bodies;
   for (int i = 0; i < requests; ++i)
     bodies.push_back(request_body(o, make_prompt(o, seed, words, concurrency, i), o.max_tokens));
@@ -184,8 +189,9 @@ LevelReport run_level(const BenchServeOptions& o, const ApiEndpoint& ep, uint64_
   const auto t0 = Clock::now();
   std::vector<std::thread> threads;
   for (int t = 0; t < concurrency; ++t) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, t] {
       auto client = make_client(ep, o.timeout_s);
+      std::this_thread::sleep_until(t0 + std::chrono::duration<double>(ramp_up_s * t / concurrency));
       for (int i; (i = next.fetch_add(1)) < requests;)
         results[i] = stream_chat(*client, ep.chat_path, o.api_key, bodies[i]);
     });
@@ -329,7 +335,14 @@ void bench_serve(const BenchServeOptions& o) {
   for (int c : levels) {
     const int n = o.requests > 0 ? o.requests : 2 * c;
     std::fprintf(stderr, "bench-serve: %d concurrent streams, %d requests...\n", c, n);
-    reports.push_back(run_level(o, ep, seed, words, c, n));
+    double ramp = o.ramp_up_s;
+    if (ramp < 0) {
+      ramp = 0;
+      for (const auto& r : reports)
+        if (r.concurrency == 1 && r.ok() > 0) ramp = r.wall_s / r.requests;
+    }
+    if (c > 1 && ramp > 0) std::fprintf(stderr, "bench-serve:   streams start over %.1f s\n", ramp);
+    reports.push_back(run_level(o, ep, seed, words, c, n, c > 1 ? ramp : 0));
     const auto& r = reports.back();
     std::fprintf(stderr, "bench-serve:   %.2f tok/s, TTFT p50 %.0f ms, %d errors\n", r.decode_tok_s(),
                  r.ttft_p50 * 1000, r.errors);
@@ -373,6 +386,9 @@ void add_bench_serve_command(CLI::App& app) {
   cmd->add_flag("--no-calibrate", o->no_calibrate, "send --prompt-tokens words without measuring tokens per word");
   cmd->add_option("--warmup", o->warmup, "unmeasured requests before the first level")->capture_default_str();
   cmd->add_option("--seed", o->seed, "prompt seed (0: from the clock)");
+  cmd->add_option("--ramp-up", o->ramp_up_s,
+                  "seconds over which a level's streams start (negative: the mean request time at concurrency 1, "
+                  "i.e. phased as in a steady state; 0: all at once)")->capture_default_str();
   cmd->add_option("--timeout", o->timeout_s, "seconds one request may take")->capture_default_str();
   cmd->add_option("--spawn-model", o->spawn_model,
                   "start `whale serve -m FILE` on a free port (--parallel = max concurrency), run, stop it");

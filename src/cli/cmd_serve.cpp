@@ -24,6 +24,7 @@ struct ServeOptions {
   int port = 8080;
   std::vector<std::string> api_keys;
   int parallel = 4;
+  int step_tokens = 128;
   int ctx_size = 0;
   int threads = 0;
   std::vector<std::string> aliases;
@@ -81,6 +82,7 @@ void serve(const ServeOptions& o) {
   bo.model_path = o.model.empty() ? demo_model_path(o.thinking_demo) : std::filesystem::path(o.model);
   bo.threads = o.threads;
   bo.engine.max_parallel = o.parallel;
+  bo.engine.step_tokens = o.step_tokens;
   bo.engine.ctx_size = o.ctx_size;
   bo.engine.max_queue = o.max_queue;
   bo.engine.cache_ram_bytes = parse_byte_size(o.cache_ram);
@@ -88,6 +90,7 @@ void serve(const ServeOptions& o) {
   bo.engine.disk_cache = !o.no_disk_cache;
   bo.engine.cache_dir = o.cache_dir.empty() ? engine::default_cache_dir() : std::filesystem::path(o.cache_dir);
   if (o.parallel < 1) fail("--parallel: must be at least 1, got ", o.parallel);
+  if (o.step_tokens < 1) fail("--step-tokens: must be at least 1, got ", o.step_tokens);
   server::RealBackend backend(bo);
 
   server::ServerOptions so;
@@ -153,6 +156,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--port", o->port, "port (0: any free port)")->check(CLI::Range(0, 65535));
   cmd->add_option("--api-key", o->api_keys, "accepted API key (repeatable; none: no auth)");
   cmd->add_option("--parallel", o->parallel, "sequences decoded together");
+  cmd->add_option("--step-tokens", o->step_tokens,
+                  "tokens one scheduler step computes: decode tokens first, then prompt chunks in arrival order")
+      ->capture_default_str();
   cmd->add_option("--ctx-size", o->ctx_size, "tokens per sequence, prompt + completion (0: model's, at most 8192)");
   cmd->add_option("--threads", o->threads, "compute threads (0: one per hardware thread)");
   cmd->add_option("--alias", o->aliases, "extra served model name: NAME or NAME=deepseek-reasoner (repeatable)");

@@ -26,6 +26,9 @@
 namespace whale::engine {
 namespace {
 
+// Prompt tokens a step computes even when decoding sequences use up the whole step budget.
+constexpr int64_t kMinPrefillTokens = 16;
+
 int64_t blocks_for(int64_t tokens) {
   return (tokens + model::KvPool::kBlockTokens - 1) / model::KvPool::kBlockTokens;
 }
@@ -38,6 +41,7 @@ model::KvPool make_pool(const model::Model& model, const EngineOptions& o) {
   if (o.max_parallel < 1) fail("engine: max_parallel must be >= 1, got ", o.max_parallel);
   if (o.ctx_size < 1) fail("engine: ctx_size must be >= 1, got ", o.ctx_size);
   if (o.prefill_chunk < 1) fail("engine: prefill_chunk must be >= 1, got ", o.prefill_chunk);
+  if (o.step_tokens < 1) fail("engine: step_tokens must be >= 1, got ", o.step_tokens);
   if (o.cache_ram_bytes < 0) fail("engine: cache_ram_bytes must be >= 0, got ", o.cache_ram_bytes);
   if (o.kv_blocks > 0) return model::KvPool(model.info().kv_layout, o.kv_type, o.kv_blocks);
   const int64_t n = o.max_parallel * blocks_for(o.ctx_size);
@@ -124,6 +128,8 @@ class BatchEngine final : public Engine {
   void cancel_everything_locked();
   void reap_cancelled_running();
   void step();
+  // Sets step_new of every running sequence within options_.step_tokens (EngineOptions).
+  void plan_step_tokens();
   // Samples the next token of a sequence whose tokens are all in the cache; marks it done when
   // it ends. Returns false if it ended.
   bool advance(Sequence& s, std::span<const float> logits_row);
@@ -333,6 +339,26 @@ void BatchEngine::preempt(size_t index) {
   queue_.insert(pos, std::move(p));
 }
 
+void BatchEngine::plan_step_tokens() {
+  // Decoding sequences first: one token each (they hold their streams' inter-token latency).
+  int64_t budget = options_.step_tokens;
+  for (auto& s : running_) {
+    const bool decoding = s->n_computed >= s->n_prompt && s->n_computed > 0;
+    s->step_new = decoding ? std::min(s->pending(), options_.prefill_chunk) : 0;
+    budget -= s->step_new;
+  }
+  // Then prompts in arrival order (running_ is sorted by it): the oldest prompt finishes first
+  // instead of every prompt advancing together, so first tokens come one after another, and the
+  // completions that follow stay out of lock-step.
+  int64_t left = std::max<int64_t>(budget, std::min<int64_t>(kMinPrefillTokens, options_.step_tokens));
+  for (auto& s : running_) {
+    if (left <= 0) break;
+    if (s->step_new > 0 || s->pending() <= 0) continue;
+    s->step_new = static_cast<int32_t>(std::min<int64_t>({s->pending(), options_.prefill_chunk, left}));
+    left -= s->step_new;
+  }
+}
+
 void BatchEngine::step() {
   struct Planned {
     Sequence* seq;
@@ -343,10 +369,15 @@ void BatchEngine::step() {
     for (auto& s : running_)
       if (s->blocks.empty()) reuse_cached_prefix(*s);
   }
+  plan_step_tokens();
   std::vector<Planned> planned;
   for (size_t i = 0; i < running_.size();) {
     Sequence& s = *running_[i];
-    const int32_t n_new = std::min(s.pending(), options_.prefill_chunk);
+    const int32_t n_new = s.step_new;
+    if (n_new == 0) {  // a prompt waiting for budget: keeps its place and its blocks
+      ++i;
+      continue;
+    }
     const int64_t need = blocks_for(s.n_computed + n_new);
     if (need > pool_.n_blocks()) {
       // This request alone outgrows the pool: a prompt that cannot fit is an error; a

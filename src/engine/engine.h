@@ -34,6 +34,11 @@ struct EngineOptions {
   model::KvType kv_type = model::KvType::F16;
   int max_queue = 64;           // waiting requests beyond which submit() refuses (503); 0 = no limit
   int prefill_chunk = 512;      // prompt tokens per step for one sequence
+  // Tokens one step computes in all: every decoding sequence's next token first (a long prompt
+  // must not freeze the streams), then prompt chunks in arrival order with what is left (at
+  // least 16, so prompts progress under any decode load). Prefill on a CPU runs at
+  // tens of tokens per second: this bounds how long a step, and so an inter-token gap, can last.
+  int step_tokens = 128;
 
   // Prefix cache (context caching, spec api.md §5; engine/prefix_cache.h). Automatic: a prompt
   // that starts with the tokens of an earlier one reuses their KV in 64-token blocks.

@@ -29,6 +29,7 @@ struct Sequence {
   int32_t n_computed = 0;
   int32_t n_generated = 0;
   std::vector<int32_t> blocks;  // block table: position p lives in blocks[p / 64]
+  int32_t step_new = 0;         // tokens the current step computes for it (0: it waits)
 
   std::vector<uint64_t> chain;  // prefix-cache chain hashes of the full blocks of `tokens`
   int32_t cached_tokens = 0;    // prompt tokens reported as cache hits (Usage)

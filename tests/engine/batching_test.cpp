@@ -24,6 +24,7 @@ EngineOptions small_options() {
   o.ctx_size = 4096;
   o.kv_type = model::KvType::F32;
   o.prefill_chunk = 32;
+  o.step_tokens = 4096;  // every sequence advances in every step unless a test limits it
   return o;
 }
 
@@ -149,6 +150,42 @@ TEST(Batching, LongPromptInterleavesWithDecoding) {
   for (const auto& c : model.calls())
     if (c.size() == 2 && c[1] == 64 && c[0] == 1) ++mixed;
   EXPECT_GE(mixed, 18) << "A must keep decoding while B's prompt is processed";
+}
+
+TEST(Batching, StepBudgetServesDecodesFirstThenPromptsInArrivalOrder) {
+  FakeModel model;
+  const int64_t V = model.info().vocab_size;
+  std::mt19937 rng(6);
+  auto opts = small_options();
+  opts.max_parallel = 4;
+  opts.prefill_chunk = 512;
+  opts.step_tokens = 64;
+  auto engine = make_engine(model, std::vector<int32_t>{kEog}, opts);
+  std::vector<GenerateRequest> reqs(3);
+  for (auto& r : reqs) {
+    r.prompt = random_prompt(rng, 100, V);
+    r.sampling.temperature = 0;
+    r.max_tokens = 20;
+    r.stop_at_eog = false;
+  }
+  model.close_gate();  // all three are admitted before the first step
+  std::vector<std::shared_ptr<Stream>> streams;
+  for (const auto& r : reqs) streams.push_back(engine->submit(r));
+  model.open_gate();
+  for (size_t i = 0; i < reqs.size(); ++i)
+    EXPECT_EQ(collect(*streams[i]), reference_greedy(reqs[i].prompt, V, /*eog=*/-1, 20)) << "request " << i;
+  const auto calls = model.calls();
+  ASSERT_GE(calls.size(), 4u);
+  // The oldest prompt first, whole chunks of the budget; the next prompt takes what is left.
+  EXPECT_EQ(calls[0], (std::vector<int>{64}));
+  EXPECT_EQ(calls[1], (std::vector<int>{36, 28}));
+  // From then on the first request decodes one token per step, and the budget still holds.
+  EXPECT_EQ(calls[2], (std::vector<int>{1, 63}));
+  for (const auto& c : calls) {
+    int total = 0;
+    for (int n : c) total += n;
+    EXPECT_LE(total, 64);
+  }
 }
 
 TEST(Batching, PreemptionUnderTinyPoolCompletesEverything) {
