@@ -17,8 +17,7 @@ namespace whale::model {
 namespace {
 
 struct MlaLayer {
-  TensorView attn_norm_t, ffn_norm_t;
-  std::vector<float> attn_norm, q_a_norm, kv_a_norm, ffn_norm;
+  std::vector<float> q_a_norm, kv_a_norm;
   TensorView q_a, q_b, q;           // q_a/q_b with q-LoRA, else q
   TensorView kv_a;                  // [n_embd -> kv_lora + rope]
   // Head h's W_UK^T (kv_lora rows of qk_nope; q_abs = k_b · q_nope) starts at row h * k_b_stride
@@ -66,20 +65,15 @@ class DeepSeek2 final : public Model {
     if (kv.layout().n_layers != hp_.n_layers || kv.layout().values_per_token != hp_.kv_values_per_token())
       fail("forward: KV pool layout does not match the model");
     const FlatBatch fb = flatten_batch(batch, kv, hp_.vocab_size, 0);
-    const int64_t T = fb.n_tokens(), D = hp_.n_embd;
-    std::vector<float> h(static_cast<size_t>(T * D)), xn(h.size()), delta(h.size());
-    embed_tokens(tok_embd_, fb.tokens, h.data());
-    for (int l = 0; l < hp_.n_layers; ++l) {
-      const MlaLayer& L = layers_[l];
-      rmsnorm_rows(h.data(), L.attn_norm.data(), xn.data(), T, D, hp_.rms_eps);
-      attention(l, fb, kv, xn.data(), delta.data());
-      for (size_t i = 0; i < h.size(); ++i) h[i] += delta[i];
-      rmsnorm_rows(h.data(), L.ffn_norm.data(), xn.data(), T, D, hp_.rms_eps);
-      if (L.moe) moe(L, xn.data(), T, delta.data());
-      else swiglu_ffn(L.gate, L.up, L.down, xn.data(), T, delta.data(), pool_);
-      for (size_t i = 0; i < h.size(); ++i) h[i] += delta[i];
-    }
-    output_logits(output_, output_norm_.data(), hp_.rms_eps, fb, h.data(), D, logits, pool_);
+    run_decoder(
+        base_, fb, hp_.n_embd, hp_.rms_eps,
+        [&](int l, const float* xn, float* out) { attention(l, fb, kv, xn, out); },
+        [&](int l, const float* xn, float* out) {
+          const MlaLayer& L = layers_[l];
+          if (L.moe) moe(L, xn, fb.n_tokens(), out);
+          else swiglu_ffn(L.gate, L.up, L.down, xn, fb.n_tokens(), out, pool_);
+        },
+        logits, pool_);
   }
 
  private:
@@ -203,78 +197,60 @@ class DeepSeek2 final : public Model {
       for (int64_t i = 0; i < T * D; ++i) out[i] += ys[y_off[E] + i];
   }
 
-  void expect_shape(const TensorView& t, int64_t ne0, int64_t rows) const {
-    if (t.ne[0] != ne0 || t.n_rows() != rows)
-      fail(w_->name(), ": tensor ", t.name, " has shape [", t.ne[0], ", ", t.n_rows(), "], expected [", ne0, ", ", rows, "]");
-  }
-
-  std::vector<float> vec(const std::string& name, int64_t n) {
-    TensorView t = w_->require(name);
-    if (t.n_elements() != n) fail(w_->name(), ": tensor ", name, " has ", t.n_elements(), " values, expected ", n);
-    return to_f32(t);
-  }
-
   void bind_weights() {
     const int64_t D = hp_.n_embd;
     const int H = hp_.n_heads, nope = hp_.qk_nope, qk = hp_.qk_head_dim(), R = hp_.kv_lora_rank, V = hp_.v_head_dim;
-    tok_embd_ = w_->require("token_embd.weight");
-    expect_shape(tok_embd_, D, hp_.vocab_size);
-    output_norm_ = vec("output_norm.weight", D);
-    auto out = w_->find("output.weight");
-    output_ = out ? *out : tok_embd_;  // tied when absent (spec pitfall 20)
-    expect_shape(output_, D, output_.n_rows());
+    base_ = bind_decoder_weights(*w_, hp_.n_layers, D, hp_.vocab_size);
     layers_.resize(hp_.n_layers);
     for (int l = 0; l < hp_.n_layers; ++l) {
       MlaLayer& L = layers_[l];
       const std::string p = "blk." + std::to_string(l) + ".";
-      L.attn_norm = vec(p + "attn_norm.weight", D);
-      L.ffn_norm = vec(p + "ffn_norm.weight", D);
       if (hp_.q_lora_rank > 0) {
         L.q_a = w_->require(p + "attn_q_a.weight");
-        expect_shape(L.q_a, D, hp_.q_lora_rank);
-        L.q_a_norm = vec(p + "attn_q_a_norm.weight", hp_.q_lora_rank);
+        expect_shape(*w_, L.q_a, D, hp_.q_lora_rank);
+        L.q_a_norm = bind_vector(*w_, p + "attn_q_a_norm.weight", hp_.q_lora_rank);
         L.q_b = w_->require(p + "attn_q_b.weight");
-        expect_shape(L.q_b, hp_.q_lora_rank, int64_t{H} * qk);
+        expect_shape(*w_, L.q_b, hp_.q_lora_rank, int64_t{H} * qk);
       } else {
         L.q = w_->require(p + "attn_q.weight");
-        expect_shape(L.q, D, int64_t{H} * qk);
+        expect_shape(*w_, L.q, D, int64_t{H} * qk);
       }
       L.kv_a = w_->require(p + "attn_kv_a_mqa.weight");
-      expect_shape(L.kv_a, D, R + hp_.qk_rope);
-      L.kv_a_norm = vec(p + "attn_kv_a_norm.weight", R);
+      expect_shape(*w_, L.kv_a, D, R + hp_.qk_rope);
+      L.kv_a_norm = bind_vector(*w_, p + "attn_kv_a_norm.weight", R);
       bind_kv_b(L, p, H, nope, R, V);
       L.o = w_->require(p + "attn_output.weight");
-      expect_shape(L.o, int64_t{H} * V, D);
+      expect_shape(*w_, L.o, int64_t{H} * V, D);
       L.moe = hp_.is_moe_layer(l);
       if (!L.moe) {
         L.gate = w_->require(p + "ffn_gate.weight");
         L.up = w_->require(p + "ffn_up.weight");
         L.down = w_->require(p + "ffn_down.weight");
-        expect_shape(L.gate, D, L.gate.n_rows());
-        expect_shape(L.up, D, L.gate.n_rows());
-        expect_shape(L.down, L.gate.n_rows(), D);
+        expect_shape(*w_, L.gate, D, L.gate.n_rows());
+        expect_shape(*w_, L.up, D, L.gate.n_rows());
+        expect_shape(*w_, L.down, L.gate.n_rows(), D);
         continue;
       }
       const int E = hp_.n_experts;
       L.router = w_->require(p + "ffn_gate_inp.weight");
-      expect_shape(L.router, D, E);
-      if (w_->find(p + "exp_probs_b.bias")) L.sel_bias = vec(p + "exp_probs_b.bias", E);
+      expect_shape(*w_, L.router, D, E);
+      L.sel_bias = bind_vector(*w_, p + "exp_probs_b.bias", E, /*required=*/false);
       for (int e = 0; e < E; ++e) {
         L.exp_gate.push_back(w_->require_expert(l, "gate", e));
         L.exp_up.push_back(w_->require_expert(l, "up", e));
         L.exp_down.push_back(w_->require_expert(l, "down", e));
-        expect_shape(L.exp_gate.back(), D, hp_.n_ff_exp);
-        expect_shape(L.exp_up.back(), D, hp_.n_ff_exp);
-        expect_shape(L.exp_down.back(), hp_.n_ff_exp, D);
+        expect_shape(*w_, L.exp_gate.back(), D, hp_.n_ff_exp);
+        expect_shape(*w_, L.exp_up.back(), D, hp_.n_ff_exp);
+        expect_shape(*w_, L.exp_down.back(), hp_.n_ff_exp, D);
       }
       if (hp_.n_shared_experts > 0) {
         const int64_t ffs = hp_.n_ff_exp * hp_.n_shared_experts;
         L.sh_gate = w_->require(p + "ffn_gate_shexp.weight");
         L.sh_up = w_->require(p + "ffn_up_shexp.weight");
         L.sh_down = w_->require(p + "ffn_down_shexp.weight");
-        expect_shape(L.sh_gate, D, ffs);
-        expect_shape(L.sh_up, D, ffs);
-        expect_shape(L.sh_down, ffs, D);
+        expect_shape(*w_, L.sh_gate, D, ffs);
+        expect_shape(*w_, L.sh_up, D, ffs);
+        expect_shape(*w_, L.sh_down, ffs, D);
       }
     }
     // Group rule follows the reference: top-2 sum with a selection bias, max without (§2.9).
@@ -296,7 +272,7 @@ class DeepSeek2 final : public Model {
     }
     // Legacy: only attn_kv_b [R, H*(nope+V)], rows per head [k_nope (nope); v (V)].
     TensorView kvb = w_->require(p + "attn_kv_b.weight");
-    expect_shape(kvb, R, int64_t{H} * (nope + V));
+    expect_shape(*w_, kvb, R, int64_t{H} * (nope + V));
     // W_UK^h is [nope x R]; the absorbed product needs its transpose [R x nope]: built once, all
     // heads in one buffer (head h at rows h*R ..). W_UV^h is used in place: rows base+nope ...
     std::vector<float> ukt(static_cast<size_t>(H) * R * nope);
@@ -314,7 +290,7 @@ class DeepSeek2 final : public Model {
   }
 
   uint64_t active_bytes() const {
-    uint64_t b = tok_embd_.row_size() + output_.nbytes;  // one embedding row; the whole head
+    uint64_t b = base_.tok_embd.row_size() + base_.output.nbytes;  // one embedding row; the whole head
     for (const auto& L : layers_) {
       for (const TensorView* t : {&L.q_a, &L.q_b, &L.q, &L.kv_a, &L.o, &L.gate, &L.up, &L.down, &L.router,
                                   &L.sh_gate, &L.sh_up, &L.sh_down})
@@ -335,8 +311,7 @@ class DeepSeek2 final : public Model {
   ThreadPool& pool_;
   Rope rope_;
   ModelInfo info_;
-  TensorView tok_embd_, output_;
-  std::vector<float> output_norm_;
+  DecoderWeights base_;
   std::vector<MlaLayer> layers_;
   // Scratch reused across calls (forward is not reentrant).
   std::vector<float> q_, qa_, kva_, q_abs_, o_lat_, heads_;

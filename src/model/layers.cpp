@@ -75,6 +75,55 @@ void store_kv_row(KvPool& kv, const FlatBatch& fb, int64_t i, int layer, const f
   kv.store_row(fb.block_of(s, p), layer, FlatBatch::slot_of(p), row);
 }
 
+void expect_shape(const WeightSource& w, const TensorView& t, int64_t ne0, int64_t rows) {
+  if (t.ne[0] != ne0 || (rows >= 0 && t.n_rows() != rows))
+    fail(w.name(), ": tensor ", t.name, " has shape [", t.ne[0], ", ", t.n_rows(), "], expected [", ne0, ", ",
+         rows >= 0 ? std::to_string(rows) : std::string("any"), "]");
+}
+
+std::vector<float> bind_vector(WeightSource& w, const std::string& name, int64_t n, bool required) {
+  auto t = w.find(name);
+  if (!t) {
+    if (required) fail(w.name(), ": missing tensor ", name);
+    return {};
+  }
+  if (t->n_elements() != n) fail(w.name(), ": tensor ", name, " has ", t->n_elements(), " values, expected ", n);
+  return to_f32(*t);
+}
+
+DecoderWeights bind_decoder_weights(WeightSource& w, int n_layers, int64_t n_embd, int64_t vocab_size) {
+  DecoderWeights d;
+  d.tok_embd = w.require("token_embd.weight");
+  expect_shape(w, d.tok_embd, n_embd, vocab_size);
+  d.output_norm = bind_vector(w, "output_norm.weight", n_embd);
+  auto out = w.find("output.weight");
+  d.output = out ? *out : d.tok_embd;
+  expect_shape(w, d.output, n_embd, -1);
+  for (int l = 0; l < n_layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    d.attn_norm.push_back(bind_vector(w, p + "attn_norm.weight", n_embd));
+    d.ffn_norm.push_back(bind_vector(w, p + "ffn_norm.weight", n_embd));
+  }
+  return d;
+}
+
+void run_decoder(const DecoderWeights& w, const FlatBatch& fb, int64_t n_embd, float eps, const SublayerFn& attention,
+                 const SublayerFn& ffn, std::vector<float>& logits, ThreadPool& pool) {
+  const int64_t T = fb.n_tokens(), D = n_embd;
+  std::vector<float> h(static_cast<size_t>(T * D)), xn(h.size()), delta(h.size());
+  embed_tokens(w.tok_embd, fb.tokens, h.data());
+  for (size_t l = 0; l < w.attn_norm.size(); ++l) {
+    const int layer = static_cast<int>(l);
+    rmsnorm_rows(h.data(), w.attn_norm[l].data(), xn.data(), T, D, eps);
+    attention(layer, xn.data(), delta.data());
+    for (size_t i = 0; i < h.size(); ++i) h[i] += delta[i];
+    rmsnorm_rows(h.data(), w.ffn_norm[l].data(), xn.data(), T, D, eps);
+    ffn(layer, xn.data(), delta.data());
+    for (size_t i = 0; i < h.size(); ++i) h[i] += delta[i];
+  }
+  output_logits(w.output, w.output_norm.data(), eps, fb, h.data(), D, logits, pool);
+}
+
 void output_logits(const TensorView& head, const float* norm_w, float eps, const FlatBatch& fb,
                    const float* h, int64_t n_embd, std::vector<float>& logits, ThreadPool& pool) {
   const int64_t rows = static_cast<int64_t>(fb.logit_rows.size());

@@ -3,11 +3,14 @@
 // row-major [tokens x width] f32 activations; the heavy products go to kernels::matmul.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "model/batch.h"
 #include "model/kv_cache.h"
+#include "model/weights.h"
 #include "tensor/tensor_view.h"
 #include "util/thread_pool.h"
 
@@ -41,6 +44,28 @@ void load_kv_rows(const KvPool& kv, const FlatBatch& fb, int s, int layer, std::
 
 // Stores one f32 KV row for flat token i of the batch.
 void store_kv_row(KvPool& kv, const FlatBatch& fb, int64_t i, int layer, const float* row);
+
+// Shape check of a bound weight: [ne0 x rows] (rows < 0: any number of rows); throws
+// whale::Error naming the source and the tensor.
+void expect_shape(const WeightSource& w, const TensorView& t, int64_t ne0, int64_t rows);
+// A 1-D weight (norm, bias) of n values as f32; absent and not required: empty.
+std::vector<float> bind_vector(WeightSource& w, const std::string& name, int64_t n, bool required = true);
+
+// What every architecture here shares around its layers (a pre-norm residual decoder): token
+// embedding, per-layer attention and FFN norms, final norm and output head.
+struct DecoderWeights {
+  TensorView tok_embd, output;  // output is tok_embd when the file has none (tied; spec pitfall 20)
+  std::vector<float> output_norm;
+  std::vector<std::vector<float>> attn_norm, ffn_norm;  // per layer
+};
+DecoderWeights bind_decoder_weights(WeightSource& w, int n_layers, int64_t n_embd, int64_t vocab_size);
+
+// One forward pass of the residual stack: embeds the batch's tokens, then for each layer
+//   h += attention(l, RMSNorm(h; attn_norm[l]))   and   h += ffn(l, RMSNorm(h; ffn_norm[l])),
+// and writes the logits of the batch's logit rows. The sublayers write T x n_embd outputs.
+using SublayerFn = std::function<void(int layer, const float* xn, float* out)>;
+void run_decoder(const DecoderWeights& w, const FlatBatch& fb, int64_t n_embd, float eps, const SublayerFn& attention,
+                 const SublayerFn& ffn, std::vector<float>& logits, ThreadPool& pool);
 
 // Logits of the batch's logit rows: RMSNorm(h; norm) then the head matrix [n_embd x vocab].
 void output_logits(const TensorView& head, const float* norm_w, float eps, const FlatBatch& fb,

@@ -14,7 +14,6 @@ namespace whale::model {
 namespace {
 
 struct GqaLayer {
-  std::vector<float> attn_norm, ffn_norm;
   TensorView wq, wk, wv, wo, gate, up, down;
   std::vector<float> bq, bk, bv;  // empty when the architecture has none
 };
@@ -33,7 +32,7 @@ class Llama final : public Model {
     info_.n_ctx_train = hp_.n_ctx_train;
     info_.kv_layout = {hp_.n_layers, hp_.kv_values_per_token()};
     info_.weight_bytes = w_->total_bytes();
-    uint64_t active = tok_embd_.row_size() + output_.nbytes;
+    uint64_t active = base_.tok_embd.row_size() + base_.output.nbytes;
     for (const auto& L : layers_)
       for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) active += t->nbytes;
     info_.active_weight_bytes = active;
@@ -49,19 +48,14 @@ class Llama final : public Model {
     if (kv.layout().n_layers != hp_.n_layers || kv.layout().values_per_token != hp_.kv_values_per_token())
       fail("forward: KV pool layout does not match the model");
     const FlatBatch fb = flatten_batch(batch, kv, hp_.vocab_size, 0);
-    const int64_t T = fb.n_tokens(), D = hp_.n_embd;
-    std::vector<float> h(static_cast<size_t>(T * D)), xn(h.size()), delta(h.size());
-    embed_tokens(tok_embd_, fb.tokens, h.data());
-    for (int l = 0; l < hp_.n_layers; ++l) {
-      const GqaLayer& L = layers_[l];
-      rmsnorm_rows(h.data(), L.attn_norm.data(), xn.data(), T, D, hp_.rms_eps);
-      attention(l, fb, kv, xn.data(), delta.data());
-      for (size_t i = 0; i < h.size(); ++i) h[i] += delta[i];
-      rmsnorm_rows(h.data(), L.ffn_norm.data(), xn.data(), T, D, hp_.rms_eps);
-      swiglu_ffn(L.gate, L.up, L.down, xn.data(), T, delta.data(), pool_);
-      for (size_t i = 0; i < h.size(); ++i) h[i] += delta[i];
-    }
-    output_logits(output_, output_norm_.data(), hp_.rms_eps, fb, h.data(), D, logits, pool_);
+    run_decoder(
+        base_, fb, hp_.n_embd, hp_.rms_eps,
+        [&](int l, const float* xn, float* out) { attention(l, fb, kv, xn, out); },
+        [&](int l, const float* xn, float* out) {
+          const GqaLayer& L = layers_[l];
+          swiglu_ffn(L.gate, L.up, L.down, xn, fb.n_tokens(), out, pool_);
+        },
+        logits, pool_);
   }
 
  private:
@@ -72,9 +66,10 @@ class Llama final : public Model {
     const int kvw = Hkv * hd;  // K (then V) width in a cache row
     std::vector<float> q(static_cast<size_t>(T) * H * hd), k(static_cast<size_t>(T) * kvw),
         v(static_cast<size_t>(T) * kvw), row(2 * static_cast<size_t>(kvw));
-    kernels::matmul(L.wq, xn, T, q.data(), pool_);
-    kernels::matmul(L.wk, xn, T, k.data(), pool_);
-    kernels::matmul(L.wv, xn, T, v.data(), pool_);
+    const kernels::MatmulJob qkv[3] = {{&L.wq, 0, -1, xn, 0, q.data(), 0, T},
+                                       {&L.wk, 0, -1, xn, 0, k.data(), 0, T},
+                                       {&L.wv, 0, -1, xn, 0, v.data(), 0, T}};
+    kernels::matmul_batch(qkv, pool_);
     for (int64_t t = 0; t < T; ++t) {
       // Biases are added before RoPE (spec pitfall 21).
       add_bias(q.data() + t * H * hd, L.bq);
@@ -117,53 +112,32 @@ class Llama final : public Model {
     for (size_t i = 0; i < b.size(); ++i) x[i] += b[i];
   }
 
-  void expect_shape(const TensorView& t, int64_t ne0, int64_t rows) const {
-    if (t.ne[0] != ne0 || t.n_rows() != rows)
-      fail(w_->name(), ": tensor ", t.name, " has shape [", t.ne[0], ", ", t.n_rows(), "], expected [", ne0, ", ", rows, "]");
-  }
-
-  std::vector<float> vec(const std::string& name, int64_t n, bool required = true) {
-    auto t = w_->find(name);
-    if (!t) {
-      if (required) fail(w_->name(), ": missing tensor ", name);
-      return {};
-    }
-    if (t->n_elements() != n) fail(w_->name(), ": tensor ", name, " has ", t->n_elements(), " values, expected ", n);
-    return to_f32(*t);
-  }
-
   void bind_weights() {
+    WeightSource& w = *w_;
     const int64_t D = hp_.n_embd;
     const int64_t qw = int64_t{hp_.n_heads} * hp_.head_dim, kvw = int64_t{hp_.n_kv_heads} * hp_.head_dim;
-    tok_embd_ = w_->require("token_embd.weight");
-    expect_shape(tok_embd_, D, hp_.vocab_size);
-    output_norm_ = vec("output_norm.weight", D);
-    auto out = w_->find("output.weight");
-    output_ = out ? *out : tok_embd_;
-    expect_shape(output_, D, output_.n_rows());
+    base_ = bind_decoder_weights(w, hp_.n_layers, D, hp_.vocab_size);
     layers_.resize(hp_.n_layers);
     for (int l = 0; l < hp_.n_layers; ++l) {
       GqaLayer& L = layers_[l];
       const std::string p = "blk." + std::to_string(l) + ".";
-      L.attn_norm = vec(p + "attn_norm.weight", D);
-      L.ffn_norm = vec(p + "ffn_norm.weight", D);
-      L.wq = w_->require(p + "attn_q.weight");
-      L.wk = w_->require(p + "attn_k.weight");
-      L.wv = w_->require(p + "attn_v.weight");
-      L.wo = w_->require(p + "attn_output.weight");
-      expect_shape(L.wq, D, qw);
-      expect_shape(L.wk, D, kvw);
-      expect_shape(L.wv, D, kvw);
-      expect_shape(L.wo, qw, D);
-      L.bq = vec(p + "attn_q.bias", qw, false);
-      L.bk = vec(p + "attn_k.bias", kvw, false);
-      L.bv = vec(p + "attn_v.bias", kvw, false);
-      L.gate = w_->require(p + "ffn_gate.weight");
-      L.up = w_->require(p + "ffn_up.weight");
-      L.down = w_->require(p + "ffn_down.weight");
-      expect_shape(L.gate, D, L.gate.n_rows());
-      expect_shape(L.up, D, L.gate.n_rows());
-      expect_shape(L.down, L.gate.n_rows(), D);
+      L.wq = w.require(p + "attn_q.weight");
+      L.wk = w.require(p + "attn_k.weight");
+      L.wv = w.require(p + "attn_v.weight");
+      L.wo = w.require(p + "attn_output.weight");
+      expect_shape(w, L.wq, D, qw);
+      expect_shape(w, L.wk, D, kvw);
+      expect_shape(w, L.wv, D, kvw);
+      expect_shape(w, L.wo, qw, D);
+      L.bq = bind_vector(w, p + "attn_q.bias", qw, false);
+      L.bk = bind_vector(w, p + "attn_k.bias", kvw, false);
+      L.bv = bind_vector(w, p + "attn_v.bias", kvw, false);
+      L.gate = w.require(p + "ffn_gate.weight");
+      L.up = w.require(p + "ffn_up.weight");
+      L.down = w.require(p + "ffn_down.weight");
+      expect_shape(w, L.gate, D, -1);
+      expect_shape(w, L.up, D, L.gate.n_rows());
+      expect_shape(w, L.down, L.gate.n_rows(), D);
     }
   }
 
@@ -173,8 +147,7 @@ class Llama final : public Model {
   ThreadPool& pool_;
   Rope rope_;
   ModelInfo info_;
-  TensorView tok_embd_, output_;
-  std::vector<float> output_norm_;
+  DecoderWeights base_;
   std::vector<GqaLayer> layers_;
   std::vector<float> ctx_;
   std::vector<std::vector<float>> scores_;
