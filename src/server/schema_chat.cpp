@@ -1,4 +1,5 @@
 #include "server/schema_chat.h"
+#include "server/schema_sampling.h"
 
 #include <algorithm>
 #include <cctype>
@@ -108,10 +109,6 @@ ChatMessage read_message(const json& m, size_t index, bool e2) {
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-std::string range_message(const std::string& field, const std::string& range) {
-  return "Invalid " + field + " value, the valid range of " + field + " is " + range;
 }
 
 // Rules on the message list that depend on the mode and profile (§2.2, §4.3, §4.4).
@@ -230,29 +227,10 @@ ChatRequest parse_chat_request(const json& body, const ApiConfig& config) {
     }
   }
   const auto max_tokens = f.opt_int("max_tokens");
-  const auto temperature = f.opt_number("temperature");
-  const auto top_p = f.opt_number("top_p");
-  const auto frequency_penalty = f.opt_number("frequency_penalty");
-  const auto presence_penalty = f.opt_number("presence_penalty");
-  if (const json* s = f.get("stop")) {
-    if (s->is_string()) {
-      r.stop.push_back(s->get<std::string>());
-    } else if (s->is_array()) {
-      for (size_t i = 0; i < s->size(); ++i) {
-        if (!(*s)[i].is_string())
-          f.fail_at("stop[" + std::to_string(i) + "]",
-                    "invalid type: " + describe_json_value((*s)[i]) + ", expected a string");
-        r.stop.push_back((*s)[i].get<std::string>());
-      }
-    } else {
-      f.fail_at("stop", "data did not match any variant of untagged enum StopSequences");
-    }
-  }
-  r.stream = f.opt_bool("stream").value_or(false);
-  if (const json* so = f.get("stream_options")) {
-    if (!so->is_object()) f.type_error("stream_options", *so, "struct StreamOptions");
-    r.include_usage = JsonFields(*so, "stream_options", e2).opt_bool("include_usage").value_or(false);
-  }
+  const SharedFields shared = read_shared_fields(f);
+  r.stop = shared.stop;
+  r.stream = shared.stream;
+  r.include_usage = shared.include_usage;
   bool json_schema = false;
   if (const json* rf = f.get("response_format")) {
     if (!rf->is_object()) f.type_error("response_format", *rf, "struct ResponseFormat");
@@ -273,16 +251,7 @@ ChatRequest parse_chat_request(const json& body, const ApiConfig& config) {
   r.logprobs = f.opt_bool("logprobs").value_or(false);
   const auto top_logprobs = f.opt_int("top_logprobs");
   const auto n = f.opt_int("n");
-  // Extensions (not in the hosted API): top_k, min_p, seed, repetition_penalty.
-  const auto top_k = f.opt_int("top_k");
-  const auto min_p = f.opt_number("min_p");
-  const auto repetition_penalty = f.opt_number("repetition_penalty");
-  std::optional<uint64_t> seed;
-  if (const json* s = f.get("seed")) {
-    if (s->is_number_unsigned()) seed = s->get<uint64_t>();
-    else if (s->is_number_integer()) seed = static_cast<uint64_t>(s->get<int64_t>());
-    else f.type_error("seed", *s, "u64");
-  }
+  const auto repetition_penalty = f.opt_number("repetition_penalty");  // extension
 
   // --- 2. Field ranges.
   const ServedModel* served = config.find_model(r.model);
@@ -295,16 +264,7 @@ ChatRequest parse_chat_request(const json& body, const ApiConfig& config) {
       throw bad_request(range_message("max_tokens", "[1, " + std::to_string(rule.limit) + "]"));
     r.max_tokens = static_cast<int32_t>(*max_tokens);
   }
-  if (temperature && (*temperature < 0 || *temperature > 2))
-    throw bad_request(range_message("temperature", "[0, 2.0]"));
-  if (top_p && (*top_p <= 0 || *top_p > 1)) throw bad_request(range_message("top_p", "(0, 1.0]"));
-  if (frequency_penalty && (*frequency_penalty < -2 || *frequency_penalty > 2))
-    throw bad_request(range_message("frequency_penalty", "[-2, 2]"));
-  if (presence_penalty && (*presence_penalty < -2 || *presence_penalty > 2))
-    throw bad_request(range_message("presence_penalty", "[-2, 2]"));
-  if (static_cast<int32_t>(r.stop.size()) > config.max_stop_strings)
-    throw bad_request("Invalid stop value, at most " + std::to_string(config.max_stop_strings) +
-                      " stop sequences are allowed (got " + std::to_string(r.stop.size()) + ")");
+  check_shared_ranges(shared, config);
   if (n && *n != 1) throw bad_request("Invalid n value, only n = 1 is supported");
   if (top_logprobs) {
     if (*top_logprobs > 20) throw bad_request(range_message("top_logprobs", "[0, 20]"));
@@ -312,8 +272,6 @@ ChatRequest parse_chat_request(const json& body, const ApiConfig& config) {
       throw bad_request("Invalid top_logprobs value, top_logprobs requires logprobs to be true");
     r.top_logprobs = static_cast<int32_t>(*top_logprobs);
   }
-  if (top_k && *top_k > 1000000) throw bad_request(range_message("top_k", "[0, 1000000]"));
-  if (min_p && (*min_p < 0 || *min_p > 1)) throw bad_request(range_message("min_p", "[0, 1]"));
   if (repetition_penalty && (*repetition_penalty <= 0 || *repetition_penalty > 10))
     throw bad_request(range_message("repetition_penalty", "(0, 10]"));
   if (r.messages.empty())
@@ -349,20 +307,14 @@ ChatRequest parse_chat_request(const json& body, const ApiConfig& config) {
 
   // --- Sampling: in thinking mode the knobs are accepted and ignored (§2.3).
   auto& s = r.sampling;
-  r.api_temperature = static_cast<float>(temperature.value_or(1.0));
+  r.api_temperature = static_cast<float>(shared.temperature.value_or(1.0));
+  apply_shared_sampling(shared, config, s);
   if (r.thinking) {
     s.temperature = 0.6f;  // the R1 model card's recommendation
     s.top_p = 0.95f;
-  } else {
-    s.temperature = map_temperature(r.api_temperature, config.deepseek_temperature_mapping);
-    s.top_p = static_cast<float>(top_p.value_or(1.0));
-    s.frequency_penalty = static_cast<float>(frequency_penalty.value_or(0.0));
-    s.presence_penalty = static_cast<float>(presence_penalty.value_or(0.0));
+    s.frequency_penalty = s.presence_penalty = 0.0f;
   }
-  s.top_k = static_cast<int32_t>(top_k.value_or(0));
-  s.min_p = static_cast<float>(min_p.value_or(0.0));
   s.repetition_penalty = static_cast<float>(repetition_penalty.value_or(1.0));
-  s.seed = seed;
   s.top_logprobs = r.logprobs ? r.top_logprobs : -1;
   return r;
 }
