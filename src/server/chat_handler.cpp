@@ -4,6 +4,7 @@
 
 #include "server/errors.h"
 #include "server/generation.h"
+#include "server/generation_run.h"
 #include "server/handler.h"
 #include "server/request_body.h"
 #include "server/response_json.h"
@@ -19,27 +20,16 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 // The state of one admitted chat request, shared by the handler and its producer.
-struct ChatRun {
-  ServerContext& ctx;
-  std::shared_ptr<RequestScope> scope;
+struct ChatRun final : GenerationRun {
+  using GenerationRun::GenerationRun;
   ChatRequest request;
-  ResponseMeta meta;
-  std::unique_ptr<Generation> gen;
   MessageAccumulator message;
-  Clock::time_point deadline;
 
-  ChatRun(ServerContext& c, std::shared_ptr<RequestScope> s) : ctx(c), scope(std::move(s)) {}
-
-  void complete(int status) {
-    const GenerationUsage usage = gen->usage();
-    scope->complete(status, &usage, gen->finish_reason(), gen->time_to_first_token(),
-                    &gen->inter_token_latencies());
-  }
-  std::string body() const {
+  void add(const Delta& d) override { message.add(d); }
+  std::string body() const override {
     return chat_completion_body(meta, message, request.thinking, request.logprobs,
                                 request.top_logprobs, gen->finish_reason(), gen->usage());
   }
-  bool expired() const { return Clock::now() >= deadline; }
 };
 
 std::string prompt_log_text(const nlohmann::json& body) {
@@ -171,9 +161,8 @@ HandlerReply handle_chat_completions(ServerContext& ctx, std::shared_ptr<Request
   if (ctx.log_prompts) scope->set_prompt_log(prompt_log_text(json));
 
   Backend& backend = ctx.backend;
-  const BackendInfo info = backend.info();
   std::vector<int32_t> prompt = backend.encode_chat(req);
-  const int32_t n_ctx = std::min(info.n_ctx, ctx.api.n_ctx > 0 ? ctx.api.n_ctx : info.n_ctx);
+  const int32_t n_ctx = context_size(ctx, backend.info());
   const int32_t budget = completion_budget(n_ctx, static_cast<int64_t>(prompt.size()),
                                            req.max_tokens, req.max_tokens_default);
 
@@ -190,81 +179,16 @@ HandlerReply handle_chat_completions(ServerContext& ctx, std::shared_ptr<Request
   g.constraint = backend.make_constraint(req);
   g.request_id = scope->id();
   g.prompt = std::move(prompt);
-  std::shared_ptr<engine::Stream> stream;
-  try {
-    stream = backend.submit(std::move(g));
-  } catch (const engine::QueueFull& e) {
-    throw rate_limited(std::string("Too many requests are waiting; retry shortly (") + e.what() + ")");
-  } catch (const whale::Error& e) {
-    throw bad_request(e.what());
-  }
+  auto stream = submit_generation(backend, std::move(g));
   options.stop = req.stop;
   options.logprobs = req.logprobs;
   options.start = scope->start();
-  run->gen = std::make_unique<Generation>(backend, stream, backend.make_output_parser(req), options);
-  run->meta = {scope->id(), static_cast<int64_t>(std::time(nullptr)), req.model,
-               info.system_fingerprint};
-  run->deadline = scope->start() + ctx.request_timeout;
+  start_run(*run, req.model, std::move(stream), backend.make_output_parser(req), options);
 
-  HandlerReply reply;
-  reply.headers.push_back({"x-request-id", scope->id()});
-  if (req.stream) {
-    reply.content_type = "text/event-stream; charset=utf-8";
-    reply.headers.push_back({"Cache-Control", "no-cache"});
-    auto streamer = std::make_shared<ChatStreamer>(run);
-    reply.producer = [streamer](const WriteFn& write) { return streamer->step(write); };
-    return reply;
-  }
-
-  // Non-streaming: answer normally if done within one keep-alive interval; otherwise commit
-  // 200 and send blank lines until the body is ready (§9.5).
-  const auto commit_at = Clock::now() + ctx.keepalive_interval;
-  bool finished = false;
-  while (!finished && Clock::now() < commit_at && !run->expired()) {
-    Delta d;
-    finished = run->gen->poll(milliseconds(100), d);
-    run->message.add(d);
-  }
-  if (finished) {
-    if (!run->gen->error().empty() && run->gen->usage().completion_tokens == 0) {
-      run->complete(500);
-      throw internal_error(run->gen->error());
-    }
-    reply.body = run->body();
-    run->complete(200);
-    return reply;
-  }
-  if (run->expired()) {
-    run->gen->cancel();
-    run->complete(504);
-    throw internal_error("request timed out");
-  }
-  auto last_write = std::make_shared<Clock::time_point>(Clock::now());
-  reply.producer = [run, last_write](const WriteFn& write) {
-    Delta d;
-    const bool done = run->gen->poll(milliseconds(100), d);
-    run->message.add(d);
-    if (done) {
-      write(run->body());
-      run->complete(200);
-      return false;
-    }
-    if (run->expired()) {
-      run->gen->cancel();
-      write(error_body(internal_error("request timed out")));
-      run->complete(504);
-      return false;
-    }
-    if (Clock::now() - *last_write >= run->ctx.keepalive_interval) {
-      if (!write("\n")) {
-        run->gen->cancel();
-        run->complete(499);
-        return false;
-      }
-      *last_write = Clock::now();
-    }
-    return true;
-  };
+  HandlerReply reply = start_reply(*scope, req.stream);
+  if (!req.stream) return buffered_reply(run, std::move(reply));
+  auto streamer = std::make_shared<ChatStreamer>(run);
+  reply.producer = [streamer](const WriteFn& write) { return streamer->step(write); };
   return reply;
 }
 

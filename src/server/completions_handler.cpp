@@ -4,6 +4,7 @@
 
 #include "server/errors.h"
 #include "server/generation.h"
+#include "server/generation_run.h"
 #include "server/handler.h"
 #include "server/request_body.h"
 #include "server/response_json.h"
@@ -19,30 +20,23 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-struct CompletionRun {
-  ServerContext& ctx;
-  std::shared_ptr<RequestScope> scope;
+struct CompletionRun final : GenerationRun {
+  using GenerationRun::GenerationRun;
   CompletionRequest request;
-  ResponseMeta meta;
-  std::unique_ptr<Generation> gen;
   std::string text;
   std::vector<LogprobEntry> logprobs;
-  Clock::time_point deadline;
   bool started = false;
   Clock::time_point last_write = Clock::now();
 
-  CompletionRun(ServerContext& c, std::shared_ptr<RequestScope> s) : ctx(c), scope(std::move(s)) {}
-
-  void complete(int status) {
-    const GenerationUsage usage = gen->usage();
-    scope->complete(status, &usage, gen->finish_reason(), gen->time_to_first_token(),
-                    &gen->inter_token_latencies());
-  }
   ojson logprobs_json(const std::vector<LogprobEntry>& entries, size_t offset) const {
     return request.logprobs >= 0 ? text_logprobs_json(entries, request.logprobs, offset)
                                  : ojson(nullptr);
   }
-  std::string body() const {
+  void add(const Delta& d) override {
+    text += d.content;
+    logprobs.insert(logprobs.end(), d.logprobs.begin(), d.logprobs.end());
+  }
+  std::string body() const override {
     const std::string full = request.echo ? request.prompt + text : text;
     return text_completion_body(meta, full,
                                 logprobs_json(logprobs, request.echo ? request.prompt.size() : 0),
@@ -89,7 +83,7 @@ bool stream_step(CompletionRun& r, const WriteFn& write) {
     r.complete(200);
     return false;
   }
-  if (Clock::now() >= r.deadline) {
+  if (r.expired()) {
     r.gen->cancel();
     send(sse_event(error_body(internal_error("request timed out"))));
     send(sse_done());
@@ -112,11 +106,9 @@ HandlerReply handle_completions(ServerContext& ctx, std::shared_ptr<RequestScope
   if (ctx.log_prompts) scope->set_prompt_log(nlohmann::json(req.prompt).dump(-1, ' ', false,
                                               nlohmann::json::error_handler_t::replace));
   Backend& backend = ctx.backend;
-  const BackendInfo info = backend.info();
   std::vector<int32_t> prompt = backend.encode_fim(req.prompt, req.suffix);
-  const int32_t n_ctx = std::min(info.n_ctx, ctx.api.n_ctx > 0 ? ctx.api.n_ctx : info.n_ctx);
   const int32_t budget = completion_budget(
-      n_ctx, static_cast<int64_t>(prompt.size()),
+      context_size(ctx, backend.info()), static_cast<int64_t>(prompt.size()),
       req.max_tokens_given ? std::optional<int32_t>(req.max_tokens) : std::nullopt,
       req.max_tokens);
 
@@ -125,74 +117,16 @@ HandlerReply handle_completions(ServerContext& ctx, std::shared_ptr<RequestScope
   g.sampling = req.sampling;
   g.max_tokens = budget;
   g.request_id = scope->id();
-  std::shared_ptr<engine::Stream> stream;
-  try {
-    stream = backend.submit(std::move(g));
-  } catch (const engine::QueueFull& e) {
-    throw rate_limited(std::string("Too many requests are waiting; retry shortly (") + e.what() + ")");
-  } catch (const whale::Error& e) {
-    throw bad_request(e.what());
-  }
+  auto stream = submit_generation(backend, std::move(g));
   GenerationOptions options;
   options.stop = req.stop;
   options.logprobs = req.logprobs >= 0;
   options.start = scope->start();
-  run->gen = std::make_unique<Generation>(backend, stream, nullptr, options);
-  run->meta = {scope->id(), static_cast<int64_t>(std::time(nullptr)), req.model,
-               info.system_fingerprint};
-  run->deadline = scope->start() + ctx.request_timeout;
+  start_run(*run, req.model, std::move(stream), nullptr, options);
 
-  HandlerReply reply;
-  reply.headers.push_back({"x-request-id", scope->id()});
-  if (req.stream) {
-    reply.content_type = "text/event-stream; charset=utf-8";
-    reply.headers.push_back({"Cache-Control", "no-cache"});
-    reply.producer = [run](const WriteFn& write) { return stream_step(*run, write); };
-    return reply;
-  }
-  const auto commit_at = Clock::now() + ctx.keepalive_interval;
-  bool finished = false;
-  while (!finished && Clock::now() < commit_at) {
-    Delta d;
-    finished = run->gen->poll(milliseconds(100), d);
-    run->text += d.content;
-    run->logprobs.insert(run->logprobs.end(), d.logprobs.begin(), d.logprobs.end());
-  }
-  if (finished) {
-    if (!run->gen->error().empty() && run->gen->usage().completion_tokens == 0) {
-      run->complete(500);
-      throw internal_error(run->gen->error());
-    }
-    reply.body = run->body();
-    run->complete(200);
-    return reply;
-  }
-  reply.producer = [run](const WriteFn& write) {
-    Delta d;
-    const bool done = run->gen->poll(milliseconds(100), d);
-    run->text += d.content;
-    run->logprobs.insert(run->logprobs.end(), d.logprobs.begin(), d.logprobs.end());
-    if (done) {
-      write(run->body());
-      run->complete(200);
-      return false;
-    }
-    if (Clock::now() >= run->deadline) {
-      run->gen->cancel();
-      write(error_body(internal_error("request timed out")));
-      run->complete(504);
-      return false;
-    }
-    if (Clock::now() - run->last_write >= run->ctx.keepalive_interval) {
-      if (!write("\n")) {
-        run->gen->cancel();
-        run->complete(499);
-        return false;
-      }
-      run->last_write = Clock::now();
-    }
-    return true;
-  };
+  HandlerReply reply = start_reply(*scope, req.stream);
+  if (!req.stream) return buffered_reply(run, std::move(reply));
+  reply.producer = [run](const WriteFn& write) { return stream_step(*run, write); };
   return reply;
 }
 
