@@ -44,6 +44,40 @@ ojson bytes_array(const std::string& bytes) {
 // A logprob as JSON: -inf (a masked token) is not representable, -9999 is the API's marker.
 double finite_logprob(float lp) { return lp < -9999.0f || lp != lp ? -9999.0 : lp; }
 
+// What every response object starts with (spec api.md §3.1, §3.4): id, object, created,
+// model. Where system_fingerprint goes differs (the hosted order: after usage in a chat body,
+// before choices in chunks and text completions); clients do not care, tests of the shape do.
+ojson envelope(const ResponseMeta& meta, const char* object) {
+  ojson j;
+  j["id"] = meta.id;
+  j["object"] = object;
+  j["created"] = meta.created;
+  j["model"] = meta.model;
+  return j;
+}
+
+// The one choice of a response: index, its payload (`key`: message, delta or text), logprobs,
+// finish_reason (null while a stream is running).
+ojson one_choice(const char* key, ojson payload, const ojson& logprobs, const std::string& finish_reason) {
+  ojson choice;
+  choice["index"] = 0;
+  choice[key] = std::move(payload);
+  choice["logprobs"] = logprobs;
+  choice["finish_reason"] = finish_reason.empty() ? ojson(nullptr) : ojson(finish_reason);
+  return ojson::array({std::move(choice)});
+}
+
+// A streamed chunk: usage on the final chunk, null on the others when the client asked for it.
+std::string chunk_json(const ResponseMeta& meta, const char* object, ojson choices, const std::optional<ojson>& usage,
+                       bool usage_null) {
+  ojson j = envelope(meta, object);
+  j["system_fingerprint"] = meta.fingerprint;
+  j["choices"] = std::move(choices);
+  if (usage) j["usage"] = *usage;
+  else if (usage_null) j["usage"] = nullptr;
+  return dump_json(j);
+}
+
 }  // namespace
 
 ojson chat_logprobs_json(const std::vector<LogprobEntry>& entries, int top_n) {
@@ -88,17 +122,9 @@ std::string chat_completion_body(const ResponseMeta& meta, const MessageAccumula
     }
     msg["tool_calls"] = std::move(calls);
   }
-  ojson choice;
-  choice["index"] = 0;
-  choice["message"] = std::move(msg);
-  choice["logprobs"] = logprobs ? chat_logprobs_json(m.logprobs, top_n) : ojson(nullptr);
-  choice["finish_reason"] = finish_reason;
-  ojson j;
-  j["id"] = meta.id;
-  j["object"] = "chat.completion";
-  j["created"] = meta.created;
-  j["model"] = meta.model;
-  j["choices"] = ojson::array({std::move(choice)});
+  ojson j = envelope(meta, "chat.completion");
+  j["choices"] = one_choice("message", std::move(msg),
+                            logprobs ? chat_logprobs_json(m.logprobs, top_n) : ojson(nullptr), finish_reason);
   j["usage"] = usage_json(usage, true);
   j["system_fingerprint"] = meta.fingerprint;
   return dump_json(j);
@@ -107,21 +133,8 @@ std::string chat_completion_body(const ResponseMeta& meta, const MessageAccumula
 std::string chat_chunk(const ResponseMeta& meta, const ojson& delta, const ojson& logprobs,
                        const std::string& finish_reason, const std::optional<ojson>& usage,
                        bool usage_null) {
-  ojson choice;
-  choice["index"] = 0;
-  choice["delta"] = delta;
-  choice["logprobs"] = logprobs;
-  choice["finish_reason"] = finish_reason.empty() ? ojson(nullptr) : ojson(finish_reason);
-  ojson j;
-  j["id"] = meta.id;
-  j["object"] = "chat.completion.chunk";
-  j["created"] = meta.created;
-  j["model"] = meta.model;
-  j["system_fingerprint"] = meta.fingerprint;
-  j["choices"] = ojson::array({std::move(choice)});
-  if (usage) j["usage"] = *usage;
-  else if (usage_null) j["usage"] = nullptr;
-  return dump_json(j);
+  return chunk_json(meta, "chat.completion.chunk", one_choice("delta", delta, logprobs, finish_reason), usage,
+                    usage_null);
 }
 
 ojson text_logprobs_json(const std::vector<LogprobEntry>& entries, int top_n, size_t offset) {
@@ -150,18 +163,9 @@ ojson text_logprobs_json(const std::vector<LogprobEntry>& entries, int top_n, si
 std::string text_completion_body(const ResponseMeta& meta, const std::string& text,
                                  const ojson& logprobs, const std::string& finish_reason,
                                  const GenerationUsage& usage) {
-  ojson choice;
-  choice["index"] = 0;
-  choice["text"] = text;
-  choice["logprobs"] = logprobs;
-  choice["finish_reason"] = finish_reason;
-  ojson j;
-  j["id"] = meta.id;
-  j["object"] = "text_completion";
-  j["created"] = meta.created;
-  j["model"] = meta.model;
+  ojson j = envelope(meta, "text_completion");
   j["system_fingerprint"] = meta.fingerprint;
-  j["choices"] = ojson::array({std::move(choice)});
+  j["choices"] = one_choice("text", text, logprobs, finish_reason);
   j["usage"] = usage_json(usage, false);
   return dump_json(j);
 }
@@ -169,21 +173,7 @@ std::string text_completion_body(const ResponseMeta& meta, const std::string& te
 std::string text_chunk(const ResponseMeta& meta, const std::string& text, const ojson& logprobs,
                        const std::string& finish_reason, const std::optional<ojson>& usage,
                        bool usage_null) {
-  ojson choice;
-  choice["index"] = 0;
-  choice["text"] = text;
-  choice["logprobs"] = logprobs;
-  choice["finish_reason"] = finish_reason.empty() ? ojson(nullptr) : ojson(finish_reason);
-  ojson j;
-  j["id"] = meta.id;
-  j["object"] = "text_completion";
-  j["created"] = meta.created;
-  j["model"] = meta.model;
-  j["system_fingerprint"] = meta.fingerprint;
-  j["choices"] = ojson::array({std::move(choice)});
-  if (usage) j["usage"] = *usage;
-  else if (usage_null) j["usage"] = nullptr;
-  return dump_json(j);
+  return chunk_json(meta, "text_completion", one_choice("text", text, logprobs, finish_reason), usage, usage_null);
 }
 
 }  // namespace whale::server
