@@ -4,6 +4,7 @@
 
 #include "kernels/kernel_table.h"
 #include "kernels/avx2_kernels.h"
+#include "kernels/avx512_kernels.h"
 #include "kernels/scalar_kernels.h"
 #include "tensor/quant_blocks.h"
 #include "util/cpu_features.h"
@@ -24,6 +25,24 @@ const KernelTable* avx2_table() {
   return table;
 #else
   return nullptr;  // *_avx2.cpp files are only compiled for x86-64 (cmake/whale_layers.cmake)
+#endif
+}
+
+const KernelTable* avx512_table() {
+#if defined(__x86_64__)
+  // Same pattern as avx2_table(): the check runs in this baseline file before anything in
+  // *_avx512.cpp (built with AVX-512 everywhere, even in make_avx512_table) is called.
+  static const KernelTable* table = []() -> const KernelTable* {
+    const CpuFeatures& f = cpu_features();
+    if (!(f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq &&
+          f.avx512vnni))
+      return nullptr;
+    static const KernelTable t = make_avx512_table();
+    return &t;
+  }();
+  return table;
+#else
+  return nullptr;
 #endif
 }
 
@@ -70,9 +89,14 @@ const KernelTable& scalar_table() {
 
 const KernelTable& active_table() {
   static const KernelTable& table = [] () -> const KernelTable& {
-    // WHALE_KERNELS=scalar forces the reference kernels (to bisect a numerical difference).
-    if (const char* e = std::getenv("WHALE_KERNELS"); e && std::string_view(e) == "scalar")
-      return scalar_table();
+    // WHALE_KERNELS=scalar forces the reference kernels (to bisect a numerical difference);
+    // WHALE_KERNELS=avx2 skips the AVX-512 table (to compare against it). Anything else, or
+    // unset: the best table the CPU supports.
+    const char* e = std::getenv("WHALE_KERNELS");
+    const std::string_view want = e ? std::string_view(e) : std::string_view();
+    if (want == "scalar") return scalar_table();
+    if (want != "avx2")
+      if (const KernelTable* avx512 = avx512_table()) return *avx512;
     const KernelTable* avx2 = avx2_table();
     return avx2 ? *avx2 : scalar_table();
   }();

@@ -64,8 +64,12 @@ struct KernelTable {
 const KernelTable& scalar_table();
 // AVX2+FMA+F16C kernels, or nullptr when not built for this target or the CPU lacks them.
 const KernelTable* avx2_table();
+// AVX-512 F/BW/VL/DQ/VNNI kernels (on top of the AVX2 ones), or nullptr when not built for this
+// target, the CPU lacks any of them (or AVX2/FMA/F16C), or the OS does not save ZMM state.
+const KernelTable* avx512_table();
 // The table every public entry point uses: the best one this CPU supports, chosen once
-// (environment WHALE_KERNELS=scalar forces the scalar table).
+// (AVX-512 VNNI, else AVX2, else scalar). Environment WHALE_KERNELS=scalar forces the scalar
+// table, WHALE_KERNELS=avx2 the AVX2 one (if the CPU has it), to bisect or compare.
 const KernelTable& active_table();
 
 // How a weight type is multiplied: its dot product and its activation format.

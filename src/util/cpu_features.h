@@ -3,6 +3,8 @@
 
 namespace whale {
 
+// A flag is true only when the CPU has the instructions AND the OS saves the register state
+// they need (XCR0: YMM for AVX2/FMA/F16C, ZMM and opmask state for every AVX-512 flag).
 struct CpuFeatures {
   bool avx2 = false;
   bool fma = false;
@@ -10,6 +12,8 @@ struct CpuFeatures {
   bool avx512f = false;
   bool avx512bw = false;
   bool avx512vl = false;
+  bool avx512dq = false;
+  bool avx512vnni = false;  // vpdpbusd / vpdpwssd on 128/256/512-bit registers (AVX512_VNNI)
   bool neon = false;
 };
 

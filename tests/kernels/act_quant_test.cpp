@@ -11,6 +11,7 @@
 #include "kernels/kernel_table.h"
 #include "tensor/quant_blocks.h"
 #include "tensor/quants.h"
+#include "tables.h"
 
 namespace whale::kernels {
 namespace {
@@ -38,8 +39,7 @@ std::vector<float> tricky_input(int64_t n, uint32_t seed) {
 }
 
 TEST(ActQuant, EveryTableMatchesTheReferenceBytes) {
-  std::vector<const KernelTable*> tables = {&scalar_table()};
-  if (avx2_table()) tables.push_back(avx2_table());
+  const std::vector<const KernelTable*> tables = testing::all_tables();
   struct Kind {
     GgmlType type;
     QuantizeActFn KernelTable::*fn;

@@ -10,6 +10,7 @@
 #include "kernels/kernel_table.h"
 #include "kernels/matmul.h"
 #include "util/error.h"
+#include "tables.h"
 
 namespace whale::kernels {
 namespace {
@@ -26,8 +27,7 @@ TensorView group_view(const testing::Weights& w, int64_t first_row, int64_t rows
 }
 
 TEST(MatmulGrouped, EqualsOneMatmulPerGroup) {
-  std::vector<const KernelTable*> tables{&scalar_table()};
-  if (avx2_table()) tables.push_back(avx2_table());
+  const std::vector<const KernelTable*> tables = testing::all_tables();
   for (const KernelTable* table : tables)
     for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_K})
       for (int64_t stride_extra : {0, 5})

@@ -10,16 +10,18 @@
 //  * scalar vs unquantised activations: the above plus the activation quantisation error,
 //    |x − a| <= 0.5·d·(1+1e-5) (+ 127·d·2^-11 where d is stored as f16), d = amax/127 per block,
 //    weighted by Σ|w_deq| over the block.
-//  * AVX2 vs scalar: same integer sums, f32 accumulated in 8 lanes and another order:
-//    |Δ| <= 2(8B+16)·eps·S.
+//  * AVX2 / AVX-512 vs scalar: same integer sums, f32 accumulated in 8 or 16 lanes and another
+//    order: |Δ| <= 2(8B+16)·eps·S.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <random>
 #include <string>
 
 #include "kernel_test_util.h"
+#include "tables.h"
 #include "kernels/kernel_table.h"
 #include "kernels/matmul.h"
 #include "tensor/quant_blocks.h"
@@ -164,12 +166,11 @@ TEST_P(MatmulTypes, ScalarMatchesDequantizedReference) {
   }
 }
 
-TEST_P(MatmulTypes, Avx2MatchesScalarTwinAtAllThreadCounts) {
-  const KernelTable* avx2 = avx2_table();
-  if (!avx2) GTEST_SKIP() << "CPU lacks AVX2/FMA/F16C";
-  const GgmlType t = GetParam();
-  uint32_t seed = 100;
-  for (const Shape& s : shapes_for(t)) {
+// `simd` against the scalar twin for weight type t on the given shapes: quantised and raw-byte
+// weights, dot calls with 1, 2, 3 and 4 tokens, threads 1-4.
+void check_simd_twin(const KernelTable& simd, GgmlType t, const std::vector<Shape>& shapes,
+                     uint32_t seed) {
+  for (const Shape& s : shapes) {
     for (int64_t n_tokens : {1, 3, 6, 17}) {  // dot calls with 1, 2, 3 and 4 tokens
       for (int variant = 0; variant < 2; ++variant) {
         const Weights w = variant == 0 ? quantized_weights(t, s.k, s.rows, seed++)
@@ -180,7 +181,7 @@ TEST_P(MatmulTypes, Avx2MatchesScalarTwinAtAllThreadCounts) {
         const int64_t nblocks = s.k / traits(t).block_size;
         const auto ref = run(scalar_table(), w, x, n_tokens, 1);
         for (int threads = 1; threads <= 4; ++threads) {
-          const auto got = run(*avx2, w, x, n_tokens, threads);
+          const auto got = run(simd, w, x, n_tokens, threads);
           // Splitting work over threads never changes a result: bit-identical to 1 thread.
           const auto scalar_mt = run(scalar_table(), w, x, n_tokens, threads);
           for (int64_t tok = 0; tok < n_tokens; ++tok) {
@@ -191,9 +192,9 @@ TEST_P(MatmulTypes, Avx2MatchesScalarTwinAtAllThreadCounts) {
                                         std::max(a.wk.act_block, traits(t).block_size));
               const double tol = 2.0 * (8 * nblocks + 16) * kEps * sc + 1e-30;
               ASSERT_NEAR(got[i], ref[i], tol)
-                  << type_name(t) << " k=" << s.k << " rows=" << s.rows << " tokens=" << n_tokens
-                  << " threads=" << threads << " row " << r << " token " << tok
-                  << (variant ? " (random bytes)" : " (quantised)");
+                  << simd.name << " " << type_name(t) << " k=" << s.k << " rows=" << s.rows
+                  << " tokens=" << n_tokens << " threads=" << threads << " row " << r << " token "
+                  << tok << (variant ? " (random bytes)" : " (quantised)");
             }
           }
         }
@@ -202,8 +203,116 @@ TEST_P(MatmulTypes, Avx2MatchesScalarTwinAtAllThreadCounts) {
   }
 }
 
+TEST_P(MatmulTypes, Avx2MatchesScalarTwinAtAllThreadCounts) {
+  const KernelTable* avx2 = avx2_table();
+  if (!avx2) GTEST_SKIP() << "CPU lacks AVX2/FMA/F16C";
+  check_simd_twin(*avx2, GetParam(), shapes_for(GetParam()), 100);
+}
+
+TEST_P(MatmulTypes, Avx512MatchesScalarTwinAtAllThreadCounts) {
+  const KernelTable* avx512 = avx512_table();
+  if (!avx512) GTEST_SKIP() << "CPU lacks AVX-512 F/BW/VL/DQ/VNNI (or the OS does not save ZMM state)";
+  check_simd_twin(*avx512, GetParam(), shapes_for(GetParam()), 200);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTypes, ::testing::ValuesIn(all_weight_types()),
                          [](const auto& info) { return std::string(type_name(info.param)); });
+
+// The types with AVX-512 VNNI dots, at the row lengths decode meets in DeepSeek-V2-Lite (1408 and
+// 10944 are expert/dense FFN widths, odd multiples of 32 blocks for Q5_0: exercises the lone
+// last block and the partial 16-block scale groups).
+const std::vector<GgmlType> kAvx512Types = {GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q8_0,
+                                            GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+
+TEST(MatmulAvx512, MatchesScalarTwinAtDecodeRowLengths) {
+  const KernelTable* avx512 = avx512_table();
+  if (!avx512) GTEST_SKIP() << "CPU lacks AVX-512 F/BW/VL/DQ/VNNI (or the OS does not save ZMM state)";
+  for (GgmlType t : kAvx512Types) {
+    const bool k_quant = traits(t).block_size == kQKK;
+    const std::vector<Shape> shapes = k_quant
+        ? std::vector<Shape>{{256, 3}, {2048, 3}, {2816, 2}}
+        : std::vector<Shape>{{256, 3}, {1408, 3}, {2048, 2}, {10944, 2}, {32 * 17, 2}};
+    check_simd_twin(*avx512, t, shapes, 300);
+  }
+}
+
+// Blocks filled with one byte pattern (all levels at their maximum 0xFF, minimum 0x00, Q8_0's
+// -128 as 0x80, mixed nibbles), every f16 scale field set to `scale`, against activations at
+// their extremes (every element quantised to +127, to -127, alternating) and random ones.
+Weights filled_weights(GgmlType t, int64_t k, int64_t rows, uint8_t fill, float scale) {
+  Weights w{t, k, rows, std::vector<uint8_t>(row_bytes(t, k) * rows, fill)};
+  const size_t bs = traits(t).type_size;
+  const uint16_t h = f32_to_fp16(scale);
+  for (size_t b = 0; b < w.bytes.size() / bs; ++b)
+    for (int off : testing::f16_fields(t)) std::memcpy(w.bytes.data() + b * bs + off, &h, 2);
+  return w;
+}
+
+TEST(MatmulAvx512, ExtremeBlocksMatchScalarTwin) {
+  const KernelTable* avx512 = avx512_table();
+  if (!avx512) GTEST_SKIP() << "CPU lacks AVX-512 F/BW/VL/DQ/VNNI (or the OS does not save ZMM state)";
+  const int64_t k = 2048, rows = 2;
+  for (GgmlType t : kAvx512Types) {
+    for (uint8_t fill : {0xFF, 0x00, 0x80, 0x7F, 0x0F, 0xF0, 0x5A}) {
+      for (float scale : {1.0f, 0.0f, -0.03125f}) {
+        const Weights w = filled_weights(t, k, rows, fill, scale);
+        const auto wd = w.dequantized();
+        for (int pattern = 0; pattern < 4; ++pattern) {
+          const int64_t n_tokens = 4;
+          std::vector<float> x = random_floats(static_cast<size_t>(k * n_tokens), 7 + pattern);
+          for (size_t i = 0; i < x.size(); ++i)
+            if (pattern == 0) x[i] = 1.0f;
+            else if (pattern == 1) x[i] = -1.0f;
+            else if (pattern == 2) x[i] = i % 2 ? 1.0f : -1.0f;
+          const Acts a = quantize_acts(t, x, k, n_tokens);
+          const auto ref = run(scalar_table(), w, x, n_tokens, 1);
+          for (int threads : {1, 4}) {
+            const auto got = run(*avx512, w, x, n_tokens, threads);
+            for (int64_t tok = 0; tok < n_tokens; ++tok)
+              for (int64_t r = 0; r < rows; ++r) {
+                const size_t i = static_cast<size_t>(tok * rows + r);
+                const double sc = scale_s(wd, a.deq, k, r, tok, std::max(a.wk.act_block, traits(t).block_size));
+                const double tol = 2.0 * (8 * (k / traits(t).block_size) + 16) * kEps * sc;
+                if (scale == 0.0f) {
+                  ASSERT_EQ(got[i], 0.0f) << type_name(t) << " fill " << int(fill) << " pattern " << pattern;
+                } else {
+                  ASSERT_NEAR(got[i], ref[i], tol) << type_name(t) << " fill " << int(fill) << " scale "
+                                                   << scale << " pattern " << pattern << " token " << tok;
+                }
+              }
+          }
+        }
+      }
+    }
+  }
+}
+
+// With weight scale 1 and integer activations whose block maximum is 127 (so the activation
+// scale is 1), every partial sum of the 32-element types is an integer below 2^24: the AVX-512
+// result must equal the exact dot product of the dequantised rows, bit for bit.
+TEST(MatmulAvx512, IntegerSumsAreExact) {
+  const KernelTable* avx512 = avx512_table();
+  if (!avx512) GTEST_SKIP() << "CPU lacks AVX-512 F/BW/VL/DQ/VNNI (or the OS does not save ZMM state)";
+  const int64_t k = 256 + 32, rows = 5, n_tokens = 4;  // 9 blocks: pairs plus a lone block
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q8_0}) {
+    Weights w = random_byte_weights(t, k, rows, 11);
+    const size_t bs = traits(t).type_size;
+    const uint16_t one = f32_to_fp16(1.0f);
+    for (size_t b = 0; b < w.bytes.size() / bs; ++b) std::memcpy(w.bytes.data() + b * bs, &one, 2);
+    std::mt19937 rng(12);
+    std::vector<float> x(static_cast<size_t>(k * n_tokens));
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = i % 32 == 5 ? (rng() & 1 ? 127.0f : -127.0f) : static_cast<float>(int(rng() % 255) - 127);
+    const auto wd = w.dequantized();
+    const auto got = run(*avx512, w, x, n_tokens, 2);
+    for (int64_t tok = 0; tok < n_tokens; ++tok)
+      for (int64_t r = 0; r < rows; ++r) {
+        double exact = 0;
+        for (int64_t j = 0; j < k; ++j) exact += double(wd[r * k + j]) * x[tok * k + j];
+        ASSERT_EQ(double(got[tok * rows + r]), exact) << type_name(t) << " row " << r << " token " << tok;
+      }
+  }
+}
 
 // More tokens than one token block (64) and rows spanning several tiles and row chunks: the
 // driver's tiling must cover every (row, token) exactly once.
@@ -215,18 +324,19 @@ TEST(Matmul, TilingCoversManyTokensAndRows) {
     const auto wd = w.dequantized();
     const Acts a = quantize_acts(t, x, k, n_tokens);
     const auto ref = run(scalar_table(), w, x, n_tokens, 1);
-    const KernelTable& best = avx2_table() ? *avx2_table() : scalar_table();
-    for (int threads : {1, 3}) {
-      const auto got = run(best, w, x, n_tokens, threads);
-      for (int64_t tok = 0; tok < n_tokens; ++tok)
-        for (int64_t r = 0; r < rows; ++r) {
-          double exact = 0;
-          for (int64_t j = 0; j < k; ++j) exact += double(wd[r * k + j]) * a.deq[tok * k + j];
-          const double sc = scale_s(wd, a.deq, k, r, tok, std::max(a.wk.act_block, 32));
-          const size_t i = static_cast<size_t>(tok * rows + r);
-          ASSERT_NEAR(ref[i], exact, 2.0 * (k + 8) * kEps * sc) << type_name(t);
-          ASSERT_NEAR(got[i], exact, 2.0 * (8 * k + 16) * kEps * sc) << type_name(t);
-        }
+    for (const KernelTable* table : testing::all_tables()) {
+      for (int threads : {1, 3}) {
+        const auto got = run(*table, w, x, n_tokens, threads);
+        for (int64_t tok = 0; tok < n_tokens; ++tok)
+          for (int64_t r = 0; r < rows; ++r) {
+            double exact = 0;
+            for (int64_t j = 0; j < k; ++j) exact += double(wd[r * k + j]) * a.deq[tok * k + j];
+            const double sc = scale_s(wd, a.deq, k, r, tok, std::max(a.wk.act_block, 32));
+            const size_t i = static_cast<size_t>(tok * rows + r);
+            ASSERT_NEAR(ref[i], exact, 2.0 * (k + 8) * kEps * sc) << type_name(t);
+            ASSERT_NEAR(got[i], exact, 2.0 * (8 * k + 16) * kEps * sc) << table->name << " " << type_name(t);
+          }
+      }
     }
   }
 }

@@ -12,6 +12,7 @@
 #include "kernels/kernel_table.h"
 #include "kernels/mla_attention.h"
 #include "util/error.h"
+#include "tables.h"
 
 namespace whale::kernels {
 namespace {
@@ -93,11 +94,7 @@ void check(const KernelTable& table, GgmlType type, const Case& cs, int threads)
     }
 }
 
-std::vector<const KernelTable*> tables() {
-  std::vector<const KernelTable*> t{&scalar_table()};
-  if (avx2_table()) t.push_back(avx2_table());
-  return t;
-}
+std::vector<const KernelTable*> tables() { return testing::all_tables(); }
 
 TEST(MlaAttentionPaged, MatchesReferenceForEveryCacheTypeTableAndThreadCount) {
   const std::vector<Case> cases = {

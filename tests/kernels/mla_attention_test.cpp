@@ -11,6 +11,7 @@
 #include "kernels/kernel_table.h"
 #include "kernels/mla_attention.h"
 #include "util/error.h"
+#include "tables.h"
 
 namespace whale::kernels {
 namespace {
@@ -65,8 +66,7 @@ void check(const KernelTable& table, GgmlType type, const Case& cs, int threads)
 }
 
 TEST(MlaAttention, MatchesDoubleReference) {
-  std::vector<const KernelTable*> tables = {&scalar_table()};
-  if (avx2_table()) tables.push_back(avx2_table());
+  const std::vector<const KernelTable*> tables = testing::all_tables();
   for (const KernelTable* k : tables)
     for (GgmlType type : {GgmlType::F32, GgmlType::F16})
       for (const Case& cs : {Case{1, 1, 32, 8}, Case{7, 3, 64, 16}, Case{33, 17, 512, 64},

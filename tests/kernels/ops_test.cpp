@@ -11,17 +11,14 @@
 #include "kernel_test_util.h"
 #include "kernels/kernel_table.h"
 #include "kernels/ops.h"
+#include "tables.h"
 
 namespace whale::kernels {
 namespace {
 
 using testing::random_floats;
 
-std::vector<const KernelTable*> tables() {
-  std::vector<const KernelTable*> t = {&scalar_table()};
-  if (avx2_table()) t.push_back(avx2_table());
-  return t;
-}
+std::vector<const KernelTable*> tables() { return testing::all_tables(); }
 
 const std::vector<int64_t> kSizes = {0, 1, 7, 8, 9, 16, 33, 1000};
 
