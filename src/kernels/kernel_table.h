@@ -16,14 +16,18 @@ namespace whale::kernels {
 using QuantizeActFn = void (*)(const float* x, void* dst, int64_t n);
 
 // Dot products of one weight row (n elements, in the weight's block format) with nt activation
-// rows (1 <= nt <= kMaxDotTokens) stored act_stride bytes apart:
+// rows (1 <= nt <= the table's max_dot_tokens <= kMaxDotTokens) stored act_stride bytes apart:
 // out[t * out_stride] = row · act_t. The weight row is decoded once for all nt rows.
 using DotFn = void (*)(int64_t n, const void* w, const void* act, size_t act_stride, int nt,
                        float* out, size_t out_stride);
-inline constexpr int kMaxDotTokens = 4;
+inline constexpr int kMaxDotTokens = 8;
 
 struct KernelTable {
   const char* name = "";
+  // Most activation rows one dot call takes. Prefill is compute-bound: the more tokens share
+  // one decoding of a weight row, the less that decoding costs per token; AVX-512 has the
+  // registers for 8 rows of accumulators, AVX2 for 4.
+  int max_dot_tokens = 4;
   // Activation quantisers (spec §3.1, §3.7). Every table produces the reference bytes, so the
   // quantised activations, and hence all integer sums, are identical across tables.
   QuantizeActFn quantize_q8_0 = nullptr;

@@ -50,15 +50,27 @@ inline const A* act_row(const void* act, size_t stride, int t) {
 // Fully unrolls a short loop over tokens or sub-blocks so per-token state stays in registers.
 #define WHALE_UNROLL512 _Pragma("GCC unroll 8")
 
-// Instantiates impl<1..4> and calls the one for nt.
-#define WHALE_AVX512_NT_DISPATCH(impl, n, w, act, stride, nt, out, out_stride)      \
-  do {                                                                              \
-    switch (nt) {                                                                   \
-      case 1: impl<1>(n, w, act, stride, out, out_stride); break;                   \
-      case 2: impl<2>(n, w, act, stride, out, out_stride); break;                   \
-      case 3: impl<3>(n, w, act, stride, out, out_stride); break;                   \
-      default: impl<4>(n, w, act, stride, out, out_stride); break;                  \
-    }                                                                               \
+// Calls impl<k> for nt activation rows, k <= 8 at a time (callers may pass more rows than one
+// instantiation takes: the rest go in further calls), keeping per-token state in registers.
+#define WHALE_AVX512_NT_DISPATCH(impl, n, w, act, stride, nt, out, out_stride)              \
+  do {                                                                                \
+    const void* w_ = (w);                                                             \
+    for (int t0_ = 0; t0_ < (nt); t0_ += 8) {                                         \
+      const void* act_ = static_cast<const uint8_t*>(act) + (stride) * t0_;           \
+      float* out_ = (out) + (out_stride) * t0_;                                        \
+      const int k_ = (nt) - t0_ < 8 ? (nt) - t0_ : 8;                                  \
+      switch (k_) {                                                                   \
+        case 1: impl<1>(n, w_, act_, stride, out_, out_stride); break;            \
+        case 2: impl<2>(n, w_, act_, stride, out_, out_stride); break;            \
+        case 3: impl<3>(n, w_, act_, stride, out_, out_stride); break;            \
+        case 4: impl<4>(n, w_, act_, stride, out_, out_stride); break;            \
+        case 5: impl<5>(n, w_, act_, stride, out_, out_stride); break;            \
+        case 6: impl<6>(n, w_, act_, stride, out_, out_stride); break;            \
+        case 7: impl<7>(n, w_, act_, stride, out_, out_stride); break;            \
+        case 8: impl<8>(n, w_, act_, stride, out_, out_stride); break;            \
+        default: break;                                                               \
+      }                                                                               \
+    }                                                                                 \
   } while (0)
 
 }  // namespace whale::kernels::avx512

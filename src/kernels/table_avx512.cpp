@@ -9,6 +9,7 @@ namespace whale::kernels {
 KernelTable make_avx512_table() {
   KernelTable t = make_avx2_table();
   t.name = "avx512-vnni";
+  t.max_dot_tokens = 8;
   t.dot_q4_0 = avx512::dot_q4_0;
   t.dot_q5_0 = avx512::dot_q5_0;
   t.dot_q8_0 = avx512::dot_q8_0;

@@ -167,11 +167,12 @@ TEST_P(MatmulTypes, ScalarMatchesDequantizedReference) {
 }
 
 // `simd` against the scalar twin for weight type t on the given shapes: quantised and raw-byte
-// weights, dot calls with 1, 2, 3 and 4 tokens, threads 1-4.
+// weights, dot calls with every token count 1-8 (AVX2 takes up to 4 per call, AVX-512 up to 8),
+// threads 1-4.
 void check_simd_twin(const KernelTable& simd, GgmlType t, const std::vector<Shape>& shapes,
                      uint32_t seed) {
   for (const Shape& s : shapes) {
-    for (int64_t n_tokens : {1, 3, 6, 17}) {  // dot calls with 1, 2, 3 and 4 tokens
+    for (int64_t n_tokens : {1, 2, 3, 6, 7, 17, 29}) {  // with 8 per call: 1, 2, 3, 6, 7, 8+8+1, 8+8+8+5
       for (int variant = 0; variant < 2; ++variant) {
         const Weights w = variant == 0 ? quantized_weights(t, s.k, s.rows, seed++)
                                        : random_byte_weights(t, s.k, s.rows, seed++);
