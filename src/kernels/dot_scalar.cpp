@@ -73,108 +73,109 @@ void dot_bf16(int64_t n, const void* w, const void* act, size_t act_stride, int 
 }
 
 // ---- 32-element blocks against Q8_0 / Q8_1 ----
+// One loop for all six types: a type gives its 32 integer levels (already offset: q - 8 for
+// Q4_0, unsigned for the types with a min) and how a block's integer sum enters the f32
+// accumulator, in exactly the operation order spec §4.2 writes for it.
+namespace {
 
-void dot_q4_0(int64_t n, const void* w, const void* act, size_t act_stride, int nt, float* out,
-              size_t out_stride) {
-  const auto* x = static_cast<const BlockQ4_0*>(w);
+template <class T>
+void dot_block32(int64_t n, const void* w, const void* act, size_t act_stride, int nt, float* out,
+                 size_t out_stride) {
+  const auto* x = static_cast<const typename T::Block*>(w);
   const int64_t nb = n / kQK;
-  for_tokens<BlockQ8_0>(act, act_stride, nt, out, out_stride, [&](const BlockQ8_0* a) {
+  for_tokens<typename T::Act>(act, act_stride, nt, out, out_stride, [&](const typename T::Act* a) {
     float acc = 0;
     for (int64_t b = 0; b < nb; ++b) {
       int q[32];
-      unpack_nibbles32(x[b].qs, q);
-      int32_t isum = 0;
-      for (int j = 0; j < 32; ++j) isum += (q[j] - 8) * a[b].qs[j];
-      acc += (static_cast<float>(isum) * f16(x[b].d)) * f16(a[b].d);
-    }
-    return acc;
-  });
-}
-
-void dot_q4_1(int64_t n, const void* w, const void* act, size_t act_stride, int nt, float* out,
-              size_t out_stride) {
-  const auto* x = static_cast<const BlockQ4_1*>(w);
-  const int64_t nb = n / kQK;
-  for_tokens<BlockQ8_1>(act, act_stride, nt, out, out_stride, [&](const BlockQ8_1* a) {
-    float acc = 0;
-    for (int64_t b = 0; b < nb; ++b) {
-      int q[32];
-      unpack_nibbles32(x[b].qs, q);
+      T::levels(x[b], q);
       int32_t isum = 0;
       for (int j = 0; j < 32; ++j) isum += q[j] * a[b].qs[j];
-      acc += (f16(x[b].d) * f16(a[b].d)) * static_cast<float>(isum) + f16(x[b].m) * f16(a[b].s);
+      acc += T::contribution(isum, x[b], a[b]);
     }
     return acc;
   });
 }
 
-void dot_q5_0(int64_t n, const void* w, const void* act, size_t act_stride, int nt, float* out,
-              size_t out_stride) {
-  const auto* x = static_cast<const BlockQ5_0*>(w);
-  const int64_t nb = n / kQK;
-  for_tokens<BlockQ8_0>(act, act_stride, nt, out, out_stride, [&](const BlockQ8_0* a) {
-    float acc = 0;
-    for (int64_t b = 0; b < nb; ++b) {
-      int q[32];
-      unpack_nibbles32(x[b].qs, q);
-      const uint32_t h = load_qh(x[b].qh);
-      int32_t isum = 0;
-      for (int j = 0; j < 32; ++j) isum += ((q[j] | ((h >> j) & 1) << 4) - 16) * a[b].qs[j];
-      acc += (f16(x[b].d) * f16(a[b].d)) * static_cast<float>(isum);
-    }
-    return acc;
-  });
+// The fifth bit of Q5_0 / Q5_1 level j.
+inline void add_high_bits(const uint8_t* qh, int* q) {
+  const uint32_t h = load_qh(qh);
+  for (int j = 0; j < 32; ++j) q[j] |= static_cast<int>((h >> j) & 1) << 4;
 }
 
-void dot_q5_1(int64_t n, const void* w, const void* act, size_t act_stride, int nt, float* out,
-              size_t out_stride) {
-  const auto* x = static_cast<const BlockQ5_1*>(w);
-  const int64_t nb = n / kQK;
-  for_tokens<BlockQ8_1>(act, act_stride, nt, out, out_stride, [&](const BlockQ8_1* a) {
-    float acc = 0;
-    for (int64_t b = 0; b < nb; ++b) {
-      int q[32];
-      unpack_nibbles32(x[b].qs, q);
-      const uint32_t h = load_qh(x[b].qh);
-      int32_t isum = 0;
-      for (int j = 0; j < 32; ++j) isum += (q[j] | ((h >> j) & 1) << 4) * a[b].qs[j];
-      acc += (f16(x[b].d) * f16(a[b].d)) * static_cast<float>(isum) + f16(x[b].m) * f16(a[b].s);
-    }
-    return acc;
-  });
-}
+struct Q4_0T {
+  using Block = BlockQ4_0;
+  using Act = BlockQ8_0;
+  static void levels(const Block& x, int* q) {
+    unpack_nibbles32(x.qs, q);
+    for (int j = 0; j < 32; ++j) q[j] -= 8;
+  }
+  static float contribution(int32_t isum, const Block& x, const Act& a) {
+    return (static_cast<float>(isum) * f16(x.d)) * f16(a.d);
+  }
+};
+struct Q5_0T {
+  using Block = BlockQ5_0;
+  using Act = BlockQ8_0;
+  static void levels(const Block& x, int* q) {
+    unpack_nibbles32(x.qs, q);
+    add_high_bits(x.qh, q);
+    for (int j = 0; j < 32; ++j) q[j] -= 16;
+  }
+  static float contribution(int32_t isum, const Block& x, const Act& a) {
+    return (f16(x.d) * f16(a.d)) * static_cast<float>(isum);
+  }
+};
+struct Q8_0T {
+  using Block = BlockQ8_0;
+  using Act = BlockQ8_0;
+  static void levels(const Block& x, int* q) {
+    for (int j = 0; j < 32; ++j) q[j] = x.qs[j];
+  }
+  static float contribution(int32_t isum, const Block& x, const Act& a) {
+    return static_cast<float>(isum) * (f16(x.d) * f16(a.d));
+  }
+};
+struct IQ4NLT {
+  using Block = BlockIQ4NL;
+  using Act = BlockQ8_0;
+  static void levels(const Block& x, int* q) {
+    unpack_nibbles32(x.qs, q);
+    for (int j = 0; j < 32; ++j) q[j] = kIQ4NLValues[q[j]];
+  }
+  static float contribution(int32_t isum, const Block& x, const Act& a) {
+    return (f16(x.d) * f16(a.d)) * static_cast<float>(isum);
+  }
+};
+// Types with a min: unsigned levels; the a.s term (a.d * sum of a.qs) applies x.m.
+template <class B, bool kFifthBit>
+struct WithMinT {
+  using Block = B;
+  using Act = BlockQ8_1;
+  static void levels(const Block& x, int* q) {
+    unpack_nibbles32(x.qs, q);
+    if constexpr (kFifthBit) add_high_bits(x.qh, q);
+  }
+  static float contribution(int32_t isum, const Block& x, const Act& a) {
+    return (f16(x.d) * f16(a.d)) * static_cast<float>(isum) + f16(x.m) * f16(a.s);
+  }
+};
+using Q4_1T = WithMinT<BlockQ4_1, false>;
+using Q5_1T = WithMinT<BlockQ5_1, true>;
 
-void dot_q8_0(int64_t n, const void* w, const void* act, size_t act_stride, int nt, float* out,
-              size_t out_stride) {
-  const auto* x = static_cast<const BlockQ8_0*>(w);
-  const int64_t nb = n / kQK;
-  for_tokens<BlockQ8_0>(act, act_stride, nt, out, out_stride, [&](const BlockQ8_0* a) {
-    float acc = 0;
-    for (int64_t b = 0; b < nb; ++b) {
-      int32_t isum = 0;
-      for (int j = 0; j < 32; ++j) isum += x[b].qs[j] * a[b].qs[j];
-      acc += static_cast<float>(isum) * (f16(x[b].d) * f16(a[b].d));
-    }
-    return acc;
-  });
-}
+}  // namespace
 
-void dot_iq4_nl(int64_t n, const void* w, const void* act, size_t act_stride, int nt,
-                float* out, size_t out_stride) {
-  const auto* x = static_cast<const BlockIQ4NL*>(w);
-  const int64_t nb = n / kQK;
-  for_tokens<BlockQ8_0>(act, act_stride, nt, out, out_stride, [&](const BlockQ8_0* a) {
-    float acc = 0;
-    for (int64_t b = 0; b < nb; ++b) {
-      int q[32];
-      unpack_nibbles32(x[b].qs, q);
-      int32_t isum = 0;
-      for (int j = 0; j < 32; ++j) isum += kIQ4NLValues[q[j]] * a[b].qs[j];
-      acc += (f16(x[b].d) * f16(a[b].d)) * static_cast<float>(isum);
-    }
-    return acc;
-  });
-}
+#define WHALE_SCALAR_BLOCK32_DOT(name, T)                                                          \
+  void name(int64_t n, const void* w, const void* act, size_t act_stride, int nt, float* out,     \
+            size_t out_stride) {                                                                  \
+    dot_block32<T>(n, w, act, act_stride, nt, out, out_stride);                                   \
+  }
+WHALE_SCALAR_BLOCK32_DOT(dot_q4_0, Q4_0T)
+WHALE_SCALAR_BLOCK32_DOT(dot_q5_0, Q5_0T)
+WHALE_SCALAR_BLOCK32_DOT(dot_q8_0, Q8_0T)
+WHALE_SCALAR_BLOCK32_DOT(dot_iq4_nl, IQ4NLT)
+WHALE_SCALAR_BLOCK32_DOT(dot_q4_1, Q4_1T)
+WHALE_SCALAR_BLOCK32_DOT(dot_q5_1, Q5_1T)
+#undef WHALE_SCALAR_BLOCK32_DOT
 
 // ---- 256-element super-blocks against Q8_K ----
 // Each decodes the weight block to integer levels q[256] first (addressing of spec §2.4),
