@@ -29,8 +29,8 @@ void mla_attention(const LatentCacheView& cache, int64_t n_ctx, const float* q_l
                    const float* q_rope, int64_t n_heads, float scale, float* out,
                    ThreadPool& pool);
 
-// The same attention for a batch of queries over one sequence's latent cache stored the way the
-// KV pool stores it: fixed-size blocks of rows, each row the kv_rank latent values then the
+// The same attention for a batch of queries over latent caches stored the way the KV pool stores
+// them (one sequence's, or each query its own: MlaQueries::seq_blocks): fixed-size blocks of rows, each row the kv_rank latent values then the
 // rope_dim rope values, all in `type` (F32, F16, or Q8_0 blocks of an f16 scale and 32 int8).
 struct PagedLatentCache {
   GgmlType type = GgmlType::F16;
@@ -51,6 +51,10 @@ struct MlaQueries {
   size_t q_rope_stride = 0;
   const int32_t* n_keys = nullptr;
   float* out = nullptr;
+  // Queries of several sequences in one call (a decode step of many streams is one parallel
+  // run, not one per stream): query i reads the rows of block table seq_blocks[i]; nullptr means
+  // every query reads cache.blocks.
+  const uint8_t* const* const* seq_blocks = nullptr;
 };
 
 // Tiled, numerically safe form (an online softmax over tiles of rows: running max, rescaled

@@ -46,7 +46,9 @@ void mla_attention_paged_with(const KernelTable& k, const PagedLatentCache& c, c
     if (q.n_keys[i] < 0) fail("mla_attention_paged: query ", i, " has negative key count ", q.n_keys[i]);
     max_keys = std::max(max_keys, q.n_keys[i]);
   }
-  if (max_keys > 0 && !c.blocks) fail("mla_attention_paged: null block table with ", max_keys, " keys");
+  for (int64_t i = 0; i < NQ; ++i)
+    if (q.n_keys[i] > 0 && !(q.seq_blocks ? q.seq_blocks[i] : c.blocks))
+      fail("mla_attention_paged: null block table for query ", i, " with ", q.n_keys[i], " keys");
 
   // Key splits: only when there are fewer queries than tasks the pool can use.
   const int64_t want_tasks = pool.size() == 1 ? 1 : 2 * int64_t{pool.size()};
@@ -64,6 +66,7 @@ void mla_attention_paged_with(const KernelTable& k, const PagedLatentCache& c, c
   pool.run(NQ * splits, [&](int64_t task, int thread) {
     const int64_t i = task / splits, sp = task % splits;
     const int64_t n = q.n_keys[i];
+    const uint8_t* const* blocks = q.seq_blocks ? q.seq_blocks[i] : c.blocks;
     const int64_t per = ceil_div(ceil_div(n, kTileRows), splits) * kTileRows;
     const int64_t t_begin = std::min(n, sp * per), t_end = std::min(n, t_begin + per);
     float* o = splits > 1 ? part_o.data() + task * H * R : q.out + i * H * R;
@@ -87,7 +90,7 @@ void mla_attention_paged_with(const KernelTable& k, const PagedLatentCache& c, c
         const int64_t nr = std::min(kTileRows, t_end - t0);
         for (int64_t r = 0; r < nr; ++r) {
           const int64_t t = t0 + r;
-          const uint8_t* src = c.blocks[t / c.block_rows] + static_cast<size_t>(t % c.block_rows) * c.row_bytes;
+          const uint8_t* src = blocks[t / c.block_rows] + static_cast<size_t>(t % c.block_rows) * c.row_bytes;
           float* dst = s.tile.data() + r * W;
           if (c.type == GgmlType::F16) k.f16_to_f32(reinterpret_cast<const uint16_t*>(src), dst, W);
           else if (c.type == GgmlType::Q8_0) k.q8_0_to_f32(src, dst, W);

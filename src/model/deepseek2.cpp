@@ -118,28 +118,35 @@ class DeepSeek2 final : public Model {
     // Scores over the latent cache, softmax, weighted latent sum: o_lat [T x H x R], read
     // straight from the cache blocks in their stored type.
     o_lat_.resize(static_cast<size_t>(T) * H * R);
+    // All sequences' queries in one call: query i reads its own sequence's block table.
+    block_ptrs_.resize(fb.seqs.size());
+    seq_blocks_.resize(static_cast<size_t>(T));
+    n_keys_.resize(static_cast<size_t>(T));
     for (size_t s = 0; s < fb.seqs.size(); ++s) {
       const auto& sq = fb.seqs[s];
       const int64_t n_blocks = (sq.n_ctx() + KvPool::kBlockTokens - 1) / KvPool::kBlockTokens;
-      block_ptrs_.resize(static_cast<size_t>(n_blocks));
-      for (int64_t b = 0; b < n_blocks; ++b) block_ptrs_[b] = kv.row(sq.blocks[b], l, 0);
-      n_keys_.resize(static_cast<size_t>(sq.count));
-      for (int64_t i = 0; i < sq.count; ++i) n_keys_[i] = fb.pos[sq.first + i] + 1;  // causal: keys 0..pos
-      kernels::PagedLatentCache cache;
-      cache.type = kv.type() == KvType::F32 ? GgmlType::F32 : kv.type() == KvType::F16 ? GgmlType::F16 : GgmlType::Q8_0;
-      cache.blocks = block_ptrs_.data();
-      cache.block_rows = KvPool::kBlockTokens;
-      cache.row_bytes = kv.row_bytes();
-      cache.kv_rank = R, cache.rope_dim = rope;
-      kernels::MlaQueries mq;
-      mq.n_queries = sq.count, mq.n_heads = H;
-      mq.q_lat = q_abs_.data() + sq.first * H * R;
-      mq.q_rope = q.data() + sq.first * H * qk + nope;
-      mq.q_rope_stride = static_cast<size_t>(qk);
-      mq.n_keys = n_keys_.data();
-      mq.out = o_lat_.data() + sq.first * H * R;
-      kernels::mla_attention_paged(cache, mq, hp_.attn_scale, pool_);
+      auto& ptrs = block_ptrs_[s];
+      ptrs.resize(static_cast<size_t>(n_blocks));
+      for (int64_t b = 0; b < n_blocks; ++b) ptrs[b] = kv.row(sq.blocks[b], l, 0);
+      for (int64_t i = sq.first; i < sq.first + sq.count; ++i) {
+        seq_blocks_[i] = ptrs.data();
+        n_keys_[i] = fb.pos[i] + 1;  // causal: keys 0..pos
+      }
     }
+    kernels::PagedLatentCache cache;
+    cache.type = kv.type() == KvType::F32 ? GgmlType::F32 : kv.type() == KvType::F16 ? GgmlType::F16 : GgmlType::Q8_0;
+    cache.block_rows = KvPool::kBlockTokens;
+    cache.row_bytes = kv.row_bytes();
+    cache.kv_rank = R, cache.rope_dim = rope;
+    kernels::MlaQueries mq;
+    mq.n_queries = T, mq.n_heads = H;
+    mq.q_lat = q_abs_.data();
+    mq.q_rope = q.data() + nope;
+    mq.q_rope_stride = static_cast<size_t>(qk);
+    mq.n_keys = n_keys_.data();
+    mq.out = o_lat_.data();
+    mq.seq_blocks = seq_blocks_.data();
+    kernels::mla_attention_paged(cache, mq, hp_.attn_scale, pool_);
     // Per-head values o^h = W_UV^h o_lat^h, concatenated [T x H*V], then the output projection.
     heads_.resize(static_cast<size_t>(T) * H * V);
     kernels::GroupedLayout vg;
@@ -315,7 +322,8 @@ class DeepSeek2 final : public Model {
   std::vector<MlaLayer> layers_;
   // Scratch reused across calls (forward is not reentrant).
   std::vector<float> q_, qa_, kva_, q_abs_, o_lat_, heads_;
-  std::vector<const uint8_t*> block_ptrs_;
+  std::vector<std::vector<const uint8_t*>> block_ptrs_;  // per sequence of the batch
+  std::vector<const uint8_t* const*> seq_blocks_;        // per token: its sequence's block table
   std::vector<int32_t> n_keys_;
 };
 

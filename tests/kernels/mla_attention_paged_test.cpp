@@ -124,6 +124,47 @@ TEST(MlaAttentionPaged, LargeScoresStaySafe) {
   for (float v : out) EXPECT_TRUE(std::isfinite(v));
 }
 
+TEST(MlaAttentionPaged, QueriesOfSeveralSequencesInOneCallEqualOneCallEach) {
+  // Three sequences with their own block tables (a decode step of three streams, one a prompt
+  // chunk): one call with per-query tables must give exactly what a call per sequence gives.
+  const int64_t R = 64, P = 32, W = R + P, H = 4, B = 16;
+  const std::vector<int32_t> ctx = {37, 5, 70};  // keys of each sequence's last query
+  std::vector<std::vector<float>> store(ctx.size());
+  std::vector<std::vector<const uint8_t*>> tables_of(ctx.size());
+  for (size_t s = 0; s < ctx.size(); ++s) {
+    const int64_t n_blocks = (ctx[s] + B - 1) / B;
+    store[s] = random_floats(static_cast<size_t>(n_blocks * B * W), 40 + static_cast<uint32_t>(s));
+    for (int64_t b = 0; b < n_blocks; ++b)
+      tables_of[s].push_back(reinterpret_cast<const uint8_t*>(store[s].data() + b * B * W));
+  }
+  // Sequence 2 contributes a chunk of 3 queries (keys 68, 69, 70), the others one each.
+  const std::vector<int> seq_of = {0, 1, 2, 2, 2};
+  const std::vector<int32_t> keys = {37, 5, 68, 69, 70};
+  const int64_t NQ = static_cast<int64_t>(keys.size());
+  const auto ql = random_floats(static_cast<size_t>(NQ * H * R), 50, 0.2f);
+  const auto qr = random_floats(static_cast<size_t>(NQ * H * P), 51, 0.2f);
+  std::vector<const uint8_t* const*> per_query;
+  for (int s : seq_of) per_query.push_back(tables_of[s].data());
+  for (const KernelTable* t : tables())
+    for (int threads : {1, 3}) {
+      ThreadPool pool(threads);
+      std::vector<float> together(static_cast<size_t>(NQ * H * R)), alone(together.size());
+      PagedLatentCache c{GgmlType::F32, nullptr, B, W * sizeof(float), R, P};
+      MlaQueries q{NQ, H, ql.data(), qr.data(), static_cast<size_t>(P), keys.data(), together.data()};
+      q.seq_blocks = per_query.data();
+      mla_attention_paged_with(*t, c, q, 0.125f, pool);
+      for (int64_t i = 0; i < NQ; ++i) {
+        PagedLatentCache ci = c;
+        ci.blocks = tables_of[seq_of[i]].data();
+        MlaQueries qi{1, H, ql.data() + i * H * R, qr.data() + i * H * P, static_cast<size_t>(P), &keys[i],
+                      alone.data() + i * H * R};
+        mla_attention_paged_with(*t, ci, qi, 0.125f, pool);
+      }
+      for (size_t k = 0; k < together.size(); ++k)
+        ASSERT_NEAR(together[k], alone[k], 1e-6f * (1.0f + std::fabs(alone[k]))) << t->name << " value " << k;
+    }
+}
+
 TEST(MlaAttentionPaged, RejectsBadInput) {
   ThreadPool pool(1);
   float buf[64] = {};
