@@ -22,8 +22,27 @@ constexpr int64_t kTileRows = 64;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// A float buffer whose data starts on a 64-byte boundary: the tile kernels load whole cache
+// lines (one zmm) per step, and a misaligned tile splits every load across two lines.
+class AlignedFloats {
+ public:
+  float* resize(size_t n) {
+    buf_.resize(n + kPad);
+    const auto addr = reinterpret_cast<uintptr_t>(buf_.data());
+    data_ = buf_.data() + ((64 - addr % 64) % 64) / sizeof(float);
+    return data_;
+  }
+  float* data() const { return data_; }
+
+ private:
+  static constexpr size_t kPad = 64 / sizeof(float);
+  std::vector<float> buf_;
+  float* data_ = nullptr;
+};
+
 struct Scratch {
-  std::vector<float> tile, qcat, scores, m, l;
+  AlignedFloats tile, qcat, scores;
+  std::vector<float> m, l;
 };
 
 }  // namespace
