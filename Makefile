@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 10
 # The fuzz targets `make test` runs briefly (the parsers of untrusted bytes). `make fuzz` runs all.
 empty :=
 space := $(empty) $(empty)
-QUICK_FUZZ = formats_gguf_fuzz formats_safetensors_fuzz tokenizer_encode_fuzz chat_template_fuzz tensor_quants_fuzz
+QUICK_FUZZ = formats_gguf_fuzz formats_safetensors_fuzz tokenizer_encode_fuzz chat_template_fuzz tensor_quants_fuzz sampling_schema_fuzz
 
 .PHONY: all deps build run test fuzz fuzz-quick bench clean
 

@@ -13,9 +13,11 @@
 #include <string>
 #include <string_view>
 
+#include "sampling/byte_machine.h"
+
 namespace whale::sampling {
 
-class JsonMachine {
+class JsonMachine final : public ByteMachine {
  public:
   struct Options {
     bool top_level_object = true;  // only `{...}` at the top (else any JSON value)
@@ -28,20 +30,21 @@ class JsonMachine {
   JsonMachine() : JsonMachine(Options{}) {}
 
   // Feeds bytes; on rejection returns false and leaves the machine unchanged.
-  bool feed(std::string_view bytes);
+  bool feed(std::string_view bytes) override;
   // Whether feed(bytes) would succeed, without changing anything.
-  bool accepts(std::string_view bytes) const;
+  bool accepts(std::string_view bytes) const override;
 
   // The bytes so far form a complete JSON text (trailing whitespace included).
-  bool complete() const;
+  bool complete() const override;
   // Something other than whitespace may still follow (false once an object/array/string/
   // literal at the top level has closed; true after a top-level number, which digits extend).
-  bool can_continue() const;
+  bool can_continue() const override;
   int depth() const { return static_cast<int>(stack_.size()); }
 
   // A key that identifies the machine's answer for every byte string that closes at most
   // `max_pops` and opens at most `max_pushes` containers (for caching token masks).
-  std::string cache_key(int max_pops, int max_pushes) const;
+  std::string cache_key(int max_pops, int max_pushes) const override;
+  std::unique_ptr<ByteMachine> clone() const override { return std::make_unique<JsonMachine>(*this); }
 
   // Lexical state apart from the container stack; all bytes so it can be a cache key.
   struct Lex {

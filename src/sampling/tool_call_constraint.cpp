@@ -3,45 +3,23 @@
 #include <algorithm>
 #include <limits>
 
+#include "sampling/schema_machine.h"
 #include "util/error.h"
 
 namespace whale::sampling {
 
-namespace {
-
-// Whether `text` can be written as a sequence of the vocabulary's (non-end) tokens. Byte-level
-// vocabularies have every single byte, which settles it at once; otherwise a reachability pass
-// over the positions of `text`.
-bool spellable(const JsonVocab& vocab, const std::string& text, const std::vector<uint8_t>& byte_ok) {
-  if (std::all_of(text.begin(), text.end(),
-                  [&](char c) { return byte_ok[static_cast<uint8_t>(c)] != 0; }))
-    return true;
-  std::vector<uint8_t> reach(text.size() + 1, 0);
-  reach[0] = 1;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (!reach[i]) continue;
-    for (int32_t id = 0; id < vocab.vocab_size(); ++id) {
-      const std::string& b = vocab.bytes(id);
-      if (b.empty() || vocab.is_eog(id) || b.size() > text.size() - i) continue;
-      if (text.compare(i, b.size(), b) == 0) reach[i + b.size()] = 1;
-    }
-  }
-  return reach[text.size()] != 0;
-}
-
-}  // namespace
-
-ToolCallConstraint::ToolCallConstraint(std::shared_ptr<JsonVocab> vocab, std::vector<std::string> heads)
+ToolCallConstraint::ToolCallConstraint(std::shared_ptr<JsonVocab> vocab, std::vector<std::string> heads,
+                                       std::vector<std::shared_ptr<const CompiledSchema>> schemas)
     : vocab_(std::move(vocab)) {
   if (!vocab_) fail("tool-call constraint: no vocabulary");
-  std::vector<uint8_t> byte_ok(256, 0);
-  for (int32_t id = 0; id < vocab_->vocab_size(); ++id) {
-    const std::string& b = vocab_->bytes(id);
-    if (b.size() == 1 && !vocab_->is_eog(id)) byte_ok[static_cast<uint8_t>(b[0])] = 1;
-  }
-  for (auto& h : heads) {
-    if (h.empty()) fail("tool-call constraint: empty head");
-    if (spellable(*vocab_, h, byte_ok)) heads_.push_back(std::move(h));
+  if (!schemas.empty() && schemas.size() != heads.size())
+    fail("tool-call constraint: ", schemas.size(), " schemas for ", heads.size(), " heads");
+  schemas.resize(heads.size());
+  for (size_t i = 0; i < heads.size(); ++i) {
+    if (heads[i].empty()) fail("tool-call constraint: empty head");
+    if (!vocab_->spellable(heads[i])) continue;
+    heads_.push_back(std::move(heads[i]));
+    schemas_.push_back(std::move(schemas[i]));
   }
   if (heads_.empty()) fail("tool-call constraint: no head can be spelled with this vocabulary");
   for (size_t i = 0; i < heads_.size(); ++i)
@@ -80,7 +58,13 @@ void ToolCallConstraint::accept(int32_t token) {
   if (!allows(token))
     fail("tool-call constraint: token ", token, " is not allowed after \"", head_, "\"");
   head_ += vocab_->bytes(token);
-  if (std::find(heads_.begin(), heads_.end(), head_) != heads_.end()) json_.emplace(vocab_);
+  const auto it = std::find(heads_.begin(), heads_.end(), head_);
+  if (it == heads_.end()) return;
+  const auto& schema = schemas_[static_cast<size_t>(it - heads_.begin())];
+  if (schema)
+    json_.emplace(vocab_, std::make_unique<SchemaMachine>(schema));
+  else
+    json_.emplace(vocab_);
 }
 
 }  // namespace whale::sampling

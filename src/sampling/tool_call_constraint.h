@@ -3,7 +3,9 @@
 // A head is what the call syntax writes between the prompt's opening markers and the
 // arguments, e.g. "get_weather\n```json\n" for DeepSeek-V3 or "get_weather<｜tool▁sep｜>" for
 // V3.1, so the chosen name is always one of the tools. After the head the rules are exactly
-// JsonConstraint's (top-level object); once it closes, only the end may follow.
+// JsonConstraint's (top-level object) or, for a head given a compiled strict schema, the
+// schema's (SchemaMachine: the arguments validate against the tool's parameters); once the
+// arguments close, only the end may follow.
 //
 // Tokens never span the head and the arguments (a token that would finish the head and start
 // the JSON is refused; the model spells the boundary with shorter tokens), which keeps the
@@ -19,12 +21,16 @@
 
 #include "sampling/constraint.h"
 #include "sampling/json_constraint.h"
+#include "sampling/schema_graph.h"
 
 namespace whale::sampling {
 
 class ToolCallConstraint final : public TokenConstraint {
  public:
-  ToolCallConstraint(std::shared_ptr<JsonVocab> vocab, std::vector<std::string> heads);
+  // schemas[i] (when given: one per head, nullptr = any JSON object) rules the arguments after
+  // heads[i].
+  ToolCallConstraint(std::shared_ptr<JsonVocab> vocab, std::vector<std::string> heads,
+                     std::vector<std::shared_ptr<const CompiledSchema>> schemas = {});
 
   bool allows(int32_t token) override;
   void mask(std::span<float> logits) override;
@@ -42,6 +48,7 @@ class ToolCallConstraint final : public TokenConstraint {
 
   std::shared_ptr<JsonVocab> vocab_;
   std::vector<std::string> heads_;
+  std::vector<std::shared_ptr<const CompiledSchema>> schemas_;  // parallel to heads_
   std::string head_;
   std::optional<JsonConstraint> json_;  // engaged once a whole head has been accepted
 };

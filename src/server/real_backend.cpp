@@ -1,5 +1,6 @@
 #include "server/real_backend.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "chat/chat_template.h"
@@ -7,7 +8,9 @@
 #include "model/model.h"
 #include "model/model_identity.h"
 #include "model/synthetic.h"
+#include "sampling/auto_tool_constraint.h"
 #include "sampling/json_constraint.h"
+#include "sampling/schema_machine.h"
 #include "sampling/tool_call_constraint.h"
 #include "server/chat_output_parser.h"
 #include "server/errors.h"
@@ -87,6 +90,11 @@ struct RealBackend::PromptPlan {
   ChatParserConfig parser;
   bool json_constraint = false;
   std::vector<std::string> tool_heads;  // "required" among several tools: name + separator each
+  std::vector<size_t> head_tools;       // the tool (index into request.tools) of each head
+  int forced_tool = -1;                 // the tool a forced call with a known name calls
+  // tool_choice "auto" with strict tools: free text, calls follow the syntax and schemas.
+  bool auto_strict = false;
+  bool v31_syntax = false;              // else DeepSeek-V3's
 };
 
 RealBackend::RealBackend(RealBackendOptions options)
@@ -224,14 +232,25 @@ RealBackend::PromptPlan RealBackend::plan(const ChatRequest& r) const {
       if (!forced_name.empty()) {
         prefix += forced_name + after_name;
         p.json_constraint = true;
+        for (size_t i = 0; i < r.tools.size(); ++i)
+          if (r.tools[i].name == forced_name) p.forced_tool = static_cast<int>(i);
       } else {
         // "required" with several tools: the model picks the name, constrained to the tools'
         // names, and then writes JSON arguments.
-        for (const auto& t : r.tools) p.tool_heads.push_back(t.name + after_name);
+        for (size_t i = 0; i < r.tools.size(); ++i) {
+          p.tool_heads.push_back(r.tools[i].name + after_name);
+          p.head_tools.push_back(i);
+        }
       }
       p.parser.forced_call_suffix = (v3 ? std::string("\n```") : std::string()) + kCallEnd + kCallsEnd;
       p.text += prefix;
       p.parser.forced_call_prefix = prefix;
+    }
+    const bool any_strict =
+        std::any_of(r.tools.begin(), r.tools.end(), [](const ToolDefinition& t) { return t.strict; });
+    if ((v3 || v31) && r.tool_choice == ToolChoice::kAuto && any_strict) {
+      p.auto_strict = true;
+      p.v31_syntax = v31;
     }
   }
   return p;
@@ -268,11 +287,62 @@ std::string RealBackend::token_bytes(int32_t token) const {
   }
 }
 
+namespace {
+
+// The compiled parameters of a strict tool (api.md §7.3), or nullptr for a non-strict one
+// (arguments: any JSON object). No parameters means no arguments: "{}".
+std::shared_ptr<const sampling::CompiledSchema> strict_schema(const ChatRequest& r, size_t i) {
+  const ToolDefinition& t = r.tools[i];
+  if (!t.strict) return nullptr;
+  const nlohmann::json schema =
+      t.parameters.is_null()
+          ? nlohmann::json{{"type", "object"}, {"properties", nlohmann::json::object()},
+                           {"additionalProperties", false}}
+          : t.parameters;
+  try {
+    return sampling::compile_schema(schema, str_cat("tools[", i, "].function.parameters"));
+  } catch (const whale::Error& e) {
+    throw bad_request(std::string("Invalid ") + e.what());
+  }
+}
+
+}  // namespace
+
 std::shared_ptr<sampling::TokenConstraint> RealBackend::make_constraint(const ChatRequest& request) {
   const PromptPlan p = plan(request);
-  if (!p.tool_heads.empty()) {
+  if (p.auto_strict) {
+    // Free text until the model opens a call (the call-begin marker token); the call then
+    // follows the family's syntax and each strict tool's schema (sampling/auto_tool_constraint.h).
+    const tokenizer::Tokenizer& tok = *s_->tok;
+    const auto call_begin = tok.find(kCallBegin), sep = tok.find(kToolSep), call_end = tok.find(kCallEnd);
+    if (!call_begin || !sep || !call_end) return nullptr;  // markers are not single tokens here
+    sampling::AutoCallSyntax syntax;
+    syntax.call_begin = *call_begin;
+    std::vector<std::shared_ptr<const sampling::CompiledSchema>> schemas;
+    for (size_t i = 0; i < request.tools.size(); ++i) {
+      syntax.heads.push_back(request.tools[i].name + (p.v31_syntax ? "" : "\n```json\n"));
+      schemas.push_back(strict_schema(request, i));
+    }
+    if (p.v31_syntax) {
+      syntax.head_end = *sep;
+      syntax.after = {{*call_end, ""}};
+    } else {
+      syntax.before = {{-1, "function"}, {*sep, ""}};
+      syntax.after = {{-1, "\n```"}, {*call_end, ""}};
+    }
     try {
-      return std::make_shared<sampling::ToolCallConstraint>(s_->json_vocab, p.tool_heads);
+      return std::make_shared<sampling::AutoToolConstraint>(s_->json_vocab, std::move(syntax),
+                                                            std::move(schemas));
+    } catch (const whale::Error&) {
+      return nullptr;  // a name the vocabulary cannot spell: decode unconstrained
+    }
+  }
+  if (!p.tool_heads.empty()) {
+    std::vector<std::shared_ptr<const sampling::CompiledSchema>> schemas;
+    for (size_t i : p.head_tools) schemas.push_back(strict_schema(request, i));
+    try {
+      return std::make_shared<sampling::ToolCallConstraint>(s_->json_vocab, p.tool_heads,
+                                                            std::move(schemas));
     } catch (const whale::Error&) {
       // No name can be spelled with this vocabulary (not the case for byte-level BPE): decode
       // unconstrained rather than refuse; the parser still reports what the model wrote.
@@ -280,6 +350,10 @@ std::shared_ptr<sampling::TokenConstraint> RealBackend::make_constraint(const Ch
     }
   }
   if (!request.json_mode && !p.json_constraint) return nullptr;
+  if (p.forced_tool >= 0)
+    if (auto schema = strict_schema(request, static_cast<size_t>(p.forced_tool)))
+      return std::make_shared<sampling::JsonConstraint>(
+          s_->json_vocab, std::make_unique<sampling::SchemaMachine>(std::move(schema)));
   return std::make_shared<sampling::JsonConstraint>(s_->json_vocab);
 }
 

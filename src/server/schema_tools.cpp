@@ -2,8 +2,10 @@
 
 #include <set>
 
+#include "sampling/schema_machine.h"
 #include "server/errors.h"
 #include "server/json_fields.h"
+#include "util/error.h"
 
 namespace whale::server {
 
@@ -150,8 +152,17 @@ void check_tools(const std::vector<ToolDefinition>& tools, ToolChoice choice,
     if (!names.insert(t.name).second)
       throw bad_request("Invalid tools value, the function name \"" + t.name +
                         "\" appears more than once");
-    if (t.strict && !t.parameters.is_null())
-      check_strict_schema(t.parameters, "tools[" + std::to_string(i) + "].function.parameters");
+    if (t.strict && !t.parameters.is_null()) {
+      const std::string path = "tools[" + std::to_string(i) + "].function.parameters";
+      check_strict_schema(t.parameters, path);
+      // What the decoder cannot enforce (unsatisfiable patterns or ranges, $ref that does not
+      // resolve, recursion without a finite document) is a 400 too, naming the schema path.
+      try {
+        sampling::compile_schema(t.parameters, path);
+      } catch (const whale::Error& e) {
+        throw bad_request(std::string("Invalid ") + e.what());
+      }
+    }
   }
   if ((choice == ToolChoice::kRequired || choice == ToolChoice::kNamed) && tools.empty())
     throw bad_request("Invalid tool_choice value, tool_choice requires `tools` to be set");

@@ -12,6 +12,8 @@
 #include <set>
 
 #include "sampling/sampler.h"
+#include "sampling/schema_machine.h"
+#include "sampling/schema_test_support.h"
 #include "util/error.h"
 
 namespace whale::sampling {
@@ -150,6 +152,72 @@ TEST(ToolCallConstraint, SamplingAlwaysGivesACallOfAGivenTool) {
   }
   EXPECT_GT(ended, 200);
   EXPECT_EQ(chosen.size(), 3u);  // every tool can be chosen
+}
+
+// Strict tools: after a head whose tool has a compiled schema the arguments follow it; the
+// other heads keep "any JSON object".
+TEST(ToolCallConstraint, StrictHeadsFollowTheirSchemas) {
+  Vocab v;
+  const nlohmann::ordered_json weather = nlohmann::ordered_json::parse(
+      R"({"type":"object","properties":{"city":{"type":"string","pattern":"^[A-Z][a-z]+$"},)"
+      R"("unit":{"enum":["c","f"]}},"required":["city","unit"],"additionalProperties":false})");
+  const nlohmann::ordered_json search = nlohmann::ordered_json::parse(
+      R"({"type":"object","properties":{"page":{"type":"integer","minimum":1,"maximum":20},)"
+      R"("q":{"anyOf":[{"type":"string"},{"type":"null"}]}},"required":["page","q"],"additionalProperties":false})");
+  const std::vector<std::shared_ptr<const CompiledSchema>> schemas = {
+      compile_schema(weather), nullptr, compile_schema(search)};
+  {
+    ToolCallConstraint c(v.vocab, heads(), schemas);
+    for (const char* t : {"get", "_weather", "\n```json\n"}) c.accept(v.id(t));
+    c.accept(v.id("{\""));
+    EXPECT_FALSE(c.allows(v.id("Paris")));  // the schema wants "city" first
+    EXPECT_TRUE(c.allows(v.id("city")));
+    for (const char* t : {"city", "\":", "\""}) c.accept(v.id(t));
+    EXPECT_FALSE(c.allows(v.id("hello")));  // the pattern wants a capital first
+    EXPECT_TRUE(c.allows(v.id("Paris")));
+  }
+  std::mt19937 rng(11);
+  std::normal_distribution<float> noise(0.0f, 2.0f);
+  int strict_done = 0;
+  for (int run = 0; run < 200; ++run) {
+    SamplingParams p;
+    p.seed = run;
+    Sampler s(p, static_cast<int64_t>(v.bytes.size()));
+    ToolCallConstraint c(v.vocab, heads(), schemas);
+    bool done = false;
+    for (int step = 0; step < 600 && !done; ++step) {
+      std::vector<float> l(v.bytes.size());
+      for (auto& x : l) x = noise(rng);
+      l[v.id("hello")] += 8.0f;
+      l[v.eog] += 6.0f;
+      for (const char* closer : {"}", "\"}", "\"", ",", "\":"}) l[v.id(closer)] += 0.03f * step;
+      const Sample smp = s.sample(l, &c);
+      if (smp.token == v.eog) {
+        ASSERT_TRUE(c.complete());
+        done = true;
+        break;
+      }
+      c.accept(smp.token);
+      done = c.complete() && !c.can_continue();
+    }
+    if (!done) continue;
+    const std::string args = c.arguments_text();
+    ASSERT_TRUE(nlohmann::json::accept(args)) << args;
+    const nlohmann::json parsed = nlohmann::json::parse(args);
+    EXPECT_TRUE(parsed.is_object());
+    const nlohmann::ordered_json* schema = c.head_text() == heads()[0] ? &weather
+                                          : c.head_text() == heads()[2] ? &search : nullptr;
+    if (!schema) continue;
+    ++strict_done;
+    std::string why;
+    EXPECT_TRUE(testing::validate(*schema, parsed, *schema, why)) << c.head_text() << args << ": " << why;
+  }
+  EXPECT_GT(strict_done, 60);
+}
+
+TEST(ToolCallConstraint, SchemasMustMatchTheHeads) {
+  Vocab v;
+  EXPECT_THROW((ToolCallConstraint(v.vocab, heads(), {nullptr})), whale::Error);
 }
 
 }  // namespace
