@@ -191,7 +191,7 @@ std::string byte_token(int b) {
 }
 
 // A byte-level BPE vocabulary with no merges (every byte is a token) plus DeepSeek-V3's special
-// tokens, padded to the model's vocabulary size.
+// tokens, then word pieces up to the model's vocabulary size.
 void write_vocab(gguf::GgufWriter& w, int64_t vocab, const std::string& tmpl) {
   std::vector<std::string> tokens = {"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜▁pad▁｜>"};
   std::vector<int32_t> types = {3, 3, 3};
@@ -208,9 +208,12 @@ void write_vocab(gguf::GgufWriter& w, int64_t vocab, const std::string& tmpl) {
     types.push_back(1);
   }
   if (static_cast<int64_t>(tokens.size()) > vocab) fail("synth: vocabulary of ", vocab, " is too small for the tokens");
+  // The rest are ordinary word pieces, not unused ids: a random-weight model samples nearly
+  // uniformly from the whole vocabulary, and its output should be text that a client sees
+  // (bench-serve measures time to the first visible token).
   while (static_cast<int64_t>(tokens.size()) < vocab) {
-    tokens.push_back("[PAD" + std::to_string(tokens.size()) + "]");
-    types.push_back(5);
+    tokens.push_back("\xC4\xA0w" + std::to_string(tokens.size()));
+    types.push_back(1);
   }
   w.set_string("tokenizer.ggml.model", "gpt2");
   w.set_string("tokenizer.ggml.pre", "deepseek-v3");
