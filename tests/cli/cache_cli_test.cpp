@@ -12,28 +12,14 @@
 #include <vector>
 
 #include "common/fixtures.h"
+#include "common/run_whale.h"
 #include "engine/disk_cache.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int rc;
-  std::string out;
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(WHALE_BINARY) + " " + args + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, ""};
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+whale::testing::RunResult run(const std::string& args) { return whale::testing::run_whale_cmdline(args); }
 
 struct TempDir {
   fs::path path = fs::temp_directory_path() / ("whale-cache-cli-" + std::to_string(::getpid()));
@@ -68,7 +54,7 @@ TEST(CacheCli, StatsCountsEntriesPerModelAndVerifyFindsDamage) {
   make_entries(dir.path, 0x1111, 3);
   make_entries(dir.path, 0x2222, 2);
   auto r = run("cache stats --cache-dir '" + dir.path.string() + "' --json --verify");
-  ASSERT_EQ(r.rc, 0) << r.out;
+  ASSERT_EQ(r.exit_code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["entries"], 5);
   ASSERT_EQ(j["models"].size(), 2u);
@@ -95,7 +81,7 @@ TEST(CacheCli, StatsCountsEntriesPerModelAndVerifyFindsDamage) {
 
   // Text output names the folder.
   r = run("cache stats --cache-dir '" + dir.path.string() + "'");
-  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("entries: 5 (320 tokens)"), std::string::npos) << r.out;
 }
 
@@ -104,7 +90,7 @@ TEST(CacheCli, ClearDeletesEntriesAndNothingElse) {
   make_entries(dir.path, 0x3333, 4);
   std::ofstream(dir.path / "notes.txt") << "keep me";
   auto r = run("cache clear --cache-dir '" + dir.path.string() + "'");
-  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("deleted 4 files"), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(dir.path / "notes.txt"));
   EXPECT_FALSE(fs::exists(dir.path / "0000000000003333"));
@@ -118,7 +104,7 @@ TEST(CacheCli, BenchReportsHitsFromRamAndFromDisk) {
   TempDir dir;
   auto r = run("cache bench -m '" + whale::testing::fixture(rel).string() + "' -p 200 -t 1 --json --cache-dir '" +
                dir.path.string() + "'");
-  ASSERT_EQ(r.rc, 0) << r.out;
+  ASSERT_EQ(r.exit_code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   // 200 tokens: at most 199 can come from the cache, reported in whole blocks of 64.
   EXPECT_EQ(j["cached_tokens_ram"], 192);
@@ -131,7 +117,7 @@ TEST(CacheCli, BenchReportsHitsFromRamAndFromDisk) {
 
 TEST(CacheCli, MissingFolderIsEmpty) {
   auto r = run("cache stats --cache-dir /nonexistent/whale-cache --json");
-  ASSERT_EQ(r.rc, 0);
+  ASSERT_EQ(r.exit_code, 0);
   EXPECT_EQ(nlohmann::json::parse(r.out)["entries"], 0);
 }
 

@@ -8,28 +8,13 @@
 #include <string>
 
 #include "common/fixtures.h"
+#include "common/run_whale.h"
 
 namespace {
 
 using whale::testing::fixture;
 
-struct Result {
-  int rc;
-  std::string out;
-};
-
-// Runs a shell command line, capturing stdout (stderr is discarded).
-Result run(const std::string& args) {
-  const std::string cmd = std::string(WHALE_BINARY) + " " + args + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, ""};
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+whale::testing::RunResult run(const std::string& args) { return whale::testing::run_whale_cmdline(args); }
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 
@@ -39,10 +24,10 @@ TEST(TokenizeCli, PlainIdsWithBosByDefault) {
   WHALE_REQUIRE_FIXTURE(kV3);
   // Spec §2.3: "3333333" -> [11722, 11722, 21]; V3 adds BOS 0 by default (§2.6).
   auto r = run("tokenize -m " + quote(fixture(kV3).string()) + " --text 3333333");
-  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, "0 11722 11722 21\n");
   r = run("tokenize -m " + quote(fixture(kV3).string()) + " --text 3333333 --no-bos --json");
-  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, "[11722,11722,21]\n");
 }
 
@@ -51,11 +36,11 @@ TEST(TokenizeCli, SpecialFlagParsesMarkers) {
   const std::string text = "<\xEF\xBD\x9CUser\xEF\xBD\x9C>hi";  // "<｜User｜>hi" -> [128803, 6366]
   auto r = run("tokenize -m " + quote(fixture(kV3).string()) + " --no-bos --special --text " +
                quote(text));
-  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, "128803 6366\n");
   // Without --special the marker is plain text: more than two tokens, no 128803.
   r = run("tokenize -m " + quote(fixture(kV3).string()) + " --no-bos --text " + quote(text));
-  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out.find("128803"), std::string::npos) << r.out;
 }
 
@@ -64,7 +49,7 @@ TEST(TokenizeCli, VerboseShowsPieces) {
   // decode.jsonl: "🐳" = [66924, 114] with pieces "ðŁĲ", "³".
   auto r = run("tokenize -m " + quote(fixture(kV3).string()) +
                " --no-bos --verbose --text " + quote("\xF0\x9F\x90\xB3"));
-  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, "66924\t\"\xC3\xB0\xC5\x81\xC4\xB2\"\n114\t\"\xC2\xB3\"\n");
 }
 
@@ -80,7 +65,7 @@ TEST(TokenizeCli, TextFileIsReadExactly) {
   auto r = run("tokenize -m " +
                quote(fixture("tokenizer/llama.cpp-vocab/ggml-vocab-llama-spm.gguf").string()) +
                " --text-file " + quote(path));
-  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, "1 15043 3186 13\n");
 }
 
@@ -88,15 +73,15 @@ TEST(DetokenizeCli, PrintsText) {
   WHALE_REQUIRE_FIXTURE(kV3);
   // decode.jsonl "Hello, world!" = [19923, 14, 2058, 3].
   auto r = run("detokenize -m " + quote(fixture(kV3).string()) + " --ids 19923,14,2058,3");
-  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, "Hello, world!\n");
 }
 
 TEST(TokenizeCli, ErrorsExitNonZero) {
-  EXPECT_NE(run("tokenize -m /nonexistent/model.gguf --text hi").rc, 0);
+  EXPECT_NE(run("tokenize -m /nonexistent/model.gguf --text hi").exit_code, 0);
   WHALE_REQUIRE_FIXTURE(kV3);
-  EXPECT_NE(run("detokenize -m " + quote(fixture(kV3).string()) + " --ids 999999999").rc, 0);
-  EXPECT_NE(run("tokenize -m " + quote(fixture(kV3).string())).rc, 0);  // no text
+  EXPECT_NE(run("detokenize -m " + quote(fixture(kV3).string()) + " --ids 999999999").exit_code, 0);
+  EXPECT_NE(run("tokenize -m " + quote(fixture(kV3).string())).exit_code, 0);  // no text
 }
 
 }  // namespace

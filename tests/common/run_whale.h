@@ -60,4 +60,20 @@ inline RunResult run_whale(const std::vector<std::string>& args, const std::stri
   return r;
 }
 
+// The same from a shell command line (arguments quoted by the caller); stderr is discarded and
+// `err` stays empty.
+inline RunResult run_whale_cmdline(const std::string& args) {
+  RunResult r;
+  const std::string cmd = std::string(WHALE_BINARY) + " " + args + " 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  return r;
+}
+
 }  // namespace whale::testing
