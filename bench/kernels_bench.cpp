@@ -4,6 +4,8 @@
 //     the usual hosts), so each call reads its weights from memory; GB/s = weight bytes / time.
 //   MatVecHot/<type>: the same on one copy (cache-resident): the compute ceiling.
 //   MatMat/<type>/<tokens>: prefill-shaped products (64 and 512 tokens); GFLOP/s = 2·M·K·n / time.
+//   MatMatPrompt/<type>/<tokens>: the same tokens marked as prompt tokens (matmul.h): the bf16
+//     tile products where the CPU has AMX, else identical to MatMat.
 //   Ops: rmsnorm, softmax, silu_mul on 7168 floats.
 //   MlaPaged/<kv>/<queries>/<ctx>/<threads>: MLA attention of DeepSeek-V2-Lite's shape (16 heads,
 //     kv_lora 512, rope 64) over a paged cache of ctx rows: 1 query = one decode step of one
@@ -93,7 +95,7 @@ void MatVec(benchmark::State& state, GgmlType t, bool rotate) {
                           static_cast<int64_t>(cache->matrix_bytes));
 }
 
-void MatMat(benchmark::State& state, GgmlType t) {
+void MatMat(benchmark::State& state, GgmlType t, bool prompt) {
   const int64_t n = state.range(0);
   const int threads = static_cast<int>(state.range(1));
   const WeightSet w(t, 0);
@@ -101,7 +103,7 @@ void MatMat(benchmark::State& state, GgmlType t) {
   const auto x = random_floats(static_cast<size_t>(kK * n), 2);
   std::vector<float> y(static_cast<size_t>(kM * n));
   for (auto _ : state) {
-    whale::kernels::matmul(w.view(0), x.data(), n, y.data(), pool);
+    whale::kernels::matmul(w.view(0), x.data(), n, y.data(), pool, prompt ? 0 : whale::kernels::kNoPromptTokens);
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["GFLOP/s"] = benchmark::Counter(
@@ -157,7 +159,9 @@ int register_all() {
         ->Arg(1)->Arg(2)->UseRealTime();
     benchmark::RegisterBenchmark(("MatVecHot/" + name).c_str(), MatVec, t, false)
         ->Arg(2)->UseRealTime();
-    benchmark::RegisterBenchmark(("MatMat/" + name).c_str(), MatMat, t)
+    benchmark::RegisterBenchmark(("MatMat/" + name).c_str(), MatMat, t, false)
+        ->Args({64, 2})->Args({512, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("MatMatPrompt/" + name).c_str(), MatMat, t, true)
         ->Args({64, 2})->Args({512, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
   }
   benchmark::RegisterBenchmark("Ops/rmsnorm+silu_mul+softmax/7168", Ops);

@@ -1,5 +1,6 @@
 # whale_layer(NAME DEPS ...): a static library from src/NAME/**.cpp.
-# Files ending in _avx2.cpp are compiled for AVX2+FMA+F16C and _avx512.cpp for AVX-512; the
+# Files ending in _avx2.cpp are compiled for AVX2+FMA+F16C, _avx512.cpp for AVX-512 and _amx.cpp
+# for AVX-512 + AVX512-BF16 + AMX tiles; the
 # code in them runs only after a run-time CPU check (src/util/cpu_features.h).
 function(whale_layer name)
   cmake_parse_arguments(L "" "" "DEPS" ${ARGN})
@@ -13,7 +14,9 @@ function(whale_layer name)
         set_source_files_properties(${s} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
       elseif(s MATCHES "_avx512\\.cpp$" AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
         set_source_files_properties(${s} PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mavx2;-mfma;-mf16c")
-      elseif(s MATCHES "_(avx2|avx512)\\.cpp$")
+      elseif(s MATCHES "_amx\\.cpp$" AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+        set_source_files_properties(${s} PROPERTIES COMPILE_OPTIONS "-mamx-tile;-mamx-bf16;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mavx512bf16;-mavx2;-mfma;-mf16c")
+      elseif(s MATCHES "_(avx2|avx512|amx)\\.cpp$")
         set_source_files_properties(${s} PROPERTIES HEADER_FILE_ONLY ON)
       endif()
     endforeach()

@@ -251,7 +251,7 @@ void add_bench_command(CLI::App& app) {
     // Warm-up (untimed): touches the mapped weights (a prompt routes to nearly every expert) so
     // the first timed run does not pay for page faults.
     log("warming up...\n");
-    seq.eval(ts.take(kWarmupTokens));
+    seq.prompt(ts.take(kWarmupTokens));
     seq.reset();
     // The roofline uses the better of the two measurements: the machine can stream at least that.
     const double bw_weights = bw_bytes > 0 ? measure_mapped_bandwidth(pool, o->model, bw_bytes) : 0.0;
@@ -266,7 +266,7 @@ void add_bench_command(CLI::App& app) {
       seq.reset();
       const auto t0 = Clock::now();
       const double c0 = cpu_seconds();
-      seq.eval(toks);
+      seq.prompt(toks);
       const double wall = seconds_since(t0);
       timed_wall += wall, timed_cpu += cpu_seconds() - c0;
       pp.push_back(static_cast<double>(o->p) / wall);
@@ -280,7 +280,7 @@ void add_bench_command(CLI::App& app) {
       seq.reset();
       if (d > 0) {
         if (!o->json) std::fprintf(stderr, "  prefilling %lld tokens...\n", static_cast<long long>(d));
-        seq.eval(ts.take(d));
+        seq.prompt(ts.take(d));
       }
       for (int r = 0; r < o->reps; ++r) {
         // Every repetition continues from the same prefilled depth: the KV rows past it are

@@ -29,7 +29,7 @@ void add_logits_command(CLI::App& app) {
     auto m = model::load_model(o->model, pool);
     const model::KvType kv = o->kv == "f16" ? model::KvType::F16 : o->kv == "q8_0" ? model::KvType::Q8_0 : model::KvType::F32;
     model::SingleSequence seq(*m, static_cast<int64_t>(ids.size()), kv);
-    const auto& logits = seq.eval(ids, true);
+    const auto& logits = seq.prompt(ids, true);
     const int64_t V = m->info().vocab_size;
     std::string out = "{\"logits\": [";
     char buf[32];

@@ -64,7 +64,7 @@ Stats generate(model::SingleSequence& seq, std::span<const int32_t> prompt, int 
                const tokenizer::Tokenizer* tok, Emit emit) {
   sampler.set_prompt(prompt);
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<float> logits = seq.eval(prompt);
+  std::vector<float> logits = seq.prompt(prompt);
   Stats st;
   const auto t1 = std::chrono::steady_clock::now();
   for (int i = 0; n < 0 || i < n; ++i) {

@@ -354,7 +354,10 @@ void BatchEngine::plan_step_tokens() {
   for (auto& s : running_) {
     if (left <= 0) break;
     if (s->step_new > 0 || s->pending() <= 0) continue;
-    s->step_new = static_cast<int32_t>(std::min<int64_t>({s->pending(), options_.prefill_chunk, left}));
+    // A chunk never spans the end of the prompt (possible when a preempted sequence recomputes),
+    // so a step is all prompt tokens or none: their numerics differ (model.h SeqStep::prompt).
+    const int64_t in_prompt = s->n_computed < s->n_prompt ? s->n_prompt - s->n_computed : s->pending();
+    s->step_new = static_cast<int32_t>(std::min<int64_t>({s->pending(), in_prompt, options_.prefill_chunk, left}));
     left -= s->step_new;
   }
 }
@@ -421,6 +424,7 @@ void BatchEngine::step() {
     st.n_past = s.n_computed;
     st.block_table = s.blocks;
     st.all_logits = false;
+    st.prompt = s.n_computed + p.n_new <= s.n_prompt;  // see plan_step_tokens
     batch_.push_back(st);
   }
   ++steps_;

@@ -5,6 +5,7 @@
 #include "kernels/kernel_table.h"
 #include "kernels/avx2_kernels.h"
 #include "kernels/avx512_kernels.h"
+#include "kernels/amx_kernels.h"
 #include "kernels/scalar_kernels.h"
 #include "tensor/quant_blocks.h"
 #include "util/cpu_features.h"
@@ -38,6 +39,19 @@ const KernelTable* avx512_table() {
           f.avx512vnni))
       return nullptr;
     static const KernelTable t = make_avx512_table();
+    return &t;
+  }();
+  return table;
+#else
+  return nullptr;
+#endif
+}
+
+const KernelTable* amx_table() {
+#if defined(__x86_64__)
+  static const KernelTable* table = []() -> const KernelTable* {
+    if (!avx512_table() || !cpu_features().amx_bf16) return nullptr;
+    static const KernelTable t = make_amx_table();
     return &t;
   }();
   return table;
@@ -82,6 +96,9 @@ const KernelTable& scalar_table() {
     t.attn_scores = scalar::attn_scores;
     t.attn_accumulate = scalar::attn_accumulate;
     t.exp_sum = scalar::exp_sum;
+    t.pack_bf16 = scalar::pack_bf16;  // twins only: gemm_prompts stays false
+    t.decode_bf16 = scalar::decode_bf16;
+    t.gemm_bf16 = scalar::gemm_bf16;
     return t;
   }();
   return table;
@@ -90,11 +107,13 @@ const KernelTable& scalar_table() {
 const KernelTable& active_table() {
   static const KernelTable& table = [] () -> const KernelTable& {
     // WHALE_KERNELS=scalar forces the reference kernels (to bisect a numerical difference);
-    // WHALE_KERNELS=avx2 skips the AVX-512 table (to compare against it). Anything else, or
-    // unset: the best table the CPU supports.
+    // WHALE_KERNELS=avx2 skips the AVX-512 table (to compare against it), WHALE_KERNELS=avx512
+    // the AMX tile products. Anything else, or unset: the best table the CPU supports.
     const char* e = std::getenv("WHALE_KERNELS");
     const std::string_view want = e ? std::string_view(e) : std::string_view();
     if (want == "scalar") return scalar_table();
+    if (want != "avx2" && want != "avx512")
+      if (const KernelTable* amx = amx_table()) return *amx;
     if (want != "avx2")
       if (const KernelTable* avx512 = avx512_table()) return *avx512;
     const KernelTable* avx2 = avx2_table();

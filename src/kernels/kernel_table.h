@@ -22,6 +22,27 @@ using DotFn = void (*)(int64_t n, const void* w, const void* act, size_t act_str
                        float* out, size_t out_stride);
 inline constexpr int kMaxDotTokens = 8;
 
+// Prefill tile products (AMX BF16, gemm_amx.cpp). A *panel* is kGemmRows weight rows decoded
+// to bf16, row r at panel + r * K. Activations are *packed* for tile loads: tokens in groups of
+// 16, K in chunks of 32, each (group, chunk) one 1 KB tile whose row p holds, for each of the
+// 16 tokens, the pair of elements (2p, 2p+1) of the chunk (the "VNNI" pair layout the tile
+// product wants). A packed buffer holds gemm_padded_tokens(n) tokens; K is a multiple of 32.
+inline constexpr int64_t kGemmRows = 32, kGemmTokens = 32, kGemmChunk = 32;
+inline constexpr int64_t gemm_padded_tokens(int64_t n) { return (n + kGemmTokens - 1) / kGemmTokens * kGemmTokens; }
+inline constexpr int64_t gemm_packed_index(int64_t K, int64_t t, int64_t k) {
+  return ((t / 16) * (K / kGemmChunk) + k / kGemmChunk) * 512 + (k % kGemmChunk) / 2 * 32 + (t % 16) * 2 + k % 2;
+}
+// Token `t`'s K activations, rounded to bf16 (nearest even), into a packed buffer.
+using PackBf16Fn = void (*)(const float* x, int64_t K, int64_t t, uint16_t* packed);
+// One weight row of type `t` (K elements, K a multiple of the type's block) decoded to bf16:
+// the tensor layer's dequantisation, rounded to nearest even.
+using DecodeBf16Fn = void (*)(GgmlType t, const void* row, uint16_t* out, int64_t K);
+// y[t * y_stride + r] = sum_k panel[r * K + k] * act(t, k) for r < n_rows <= kGemmRows and
+// t < n_tokens; products of bf16 values, summed in f32. Panel rows >= n_rows and packed tokens
+// >= n_tokens are read but never reach y.
+using GemmBf16Fn = void (*)(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t n_tokens,
+                            int64_t n_rows, float* y, size_t y_stride);
+
 struct KernelTable {
   const char* name = "";
   // Most activation rows one dot call takes. Prefill is compute-bound: the more tokens share
@@ -62,6 +83,15 @@ struct KernelTable {
   void (*attn_accumulate)(const float* rows, size_t row_stride, int64_t n_rows, const float* p,
                           size_t p_stride, int64_t np, float* out, size_t out_stride, int64_t d) = nullptr;
   float (*exp_sum)(float* x, float shift, int64_t n) = nullptr;
+  // Tile products for prompt tokens (see kGemmRows and matmul.h). False: matmul never uses
+  // them (the scalar table still carries the twins, for tests). True: prompt tokens times
+  // quantised weights with K a multiple of 32 use bf16-rounded weights and activations with f32
+  // sums instead of the integer dot products: tile units do ~30x the multiply-adds per cycle
+  // of VNNI, so prompt processing stops being compute-bound.
+  bool gemm_prompts = false;
+  PackBf16Fn pack_bf16 = nullptr;
+  DecodeBf16Fn decode_bf16 = nullptr;
+  GemmBf16Fn gemm_bf16 = nullptr;
 };
 
 // Plain C++ kernels; always available.
@@ -71,9 +101,13 @@ const KernelTable* avx2_table();
 // AVX-512 F/BW/VL/DQ/VNNI kernels (on top of the AVX2 ones), or nullptr when not built for this
 // target, the CPU lacks any of them (or AVX2/FMA/F16C), or the OS does not save ZMM state.
 const KernelTable* avx512_table();
+// The AVX-512 table plus AMX-BF16 tile products for prefill, or nullptr when the CPU or OS lacks
+// AMX-TILE/AMX-BF16/AVX512-BF16 (or anything avx512_table needs).
+const KernelTable* amx_table();
 // The table every public entry point uses: the best one this CPU supports, chosen once
-// (AVX-512 VNNI, else AVX2, else scalar). Environment WHALE_KERNELS=scalar forces the scalar
-// table, WHALE_KERNELS=avx2 the AVX2 one (if the CPU has it), to bisect or compare.
+// (AMX, else AVX-512 VNNI, else AVX2, else scalar). Environment WHALE_KERNELS=scalar forces the
+// scalar table, WHALE_KERNELS=avx2 the AVX2 one, WHALE_KERNELS=avx512 the AVX-512 one without
+// tile products (if the CPU has them), to bisect or compare.
 const KernelTable& active_table();
 
 // How a weight type is multiplied: its dot product and its activation format.
@@ -99,13 +133,13 @@ void mla_attention_paged_with(const KernelTable& table, const PagedLatentCache& 
 
 // matmul (matmul.h) with an explicit table, so tests can compare the scalar and SIMD twins.
 void matmul_with(const KernelTable& table, const TensorView& W, const float* x,
-                 int64_t n_tokens, float* y, ThreadPool& pool);
+                 int64_t n_tokens, float* y, ThreadPool& pool, int64_t prompt_from = INT64_MAX);
 
 struct MatmulJob;
 void matmul_batch_with(const KernelTable& table, std::span<const MatmulJob> jobs, ThreadPool& pool);
 
 struct GroupedLayout;
 void matmul_grouped_with(const KernelTable& table, const TensorView& W, const GroupedLayout& g, const float* x,
-                         int64_t n_tokens, float* y, ThreadPool& pool);
+                         int64_t n_tokens, float* y, ThreadPool& pool, int64_t prompt_from = INT64_MAX);
 
 }  // namespace whale::kernels

@@ -2,8 +2,13 @@
 // of (rows x tokens) of every job in one parallel run. A tile keeps a few dozen KB of weight
 // rows hot in cache while up to kTokenBlock tokens pass over them, so prefill reads each weight
 // from memory once per token block instead of once per token; decode (few tokens) streams the
-// rows with software prefetch running ahead of the dot products.
+// rows with software prefetch running ahead of the dot products. Where the table has tile
+// products (AMX) a job with at least gemm_min_tokens tokens instead packs its activations as
+// bf16 once, and each task decodes kGemmRows weight rows to a bf16 panel and multiplies it by
+// all of the job's tokens.
 #include <algorithm>
+#include <memory>
+#include <new>
 #include <vector>
 
 #include "kernels/kernel_table.h"
@@ -17,6 +22,8 @@ constexpr int64_t kTokenBlock = 64;            // tokens sharing one pass over a
 constexpr size_t kWeightTileBytes = 32 << 10;  // weight rows per tile: about L1-sized
 constexpr int64_t kRowAlign = 16;              // 16 floats = one 64-byte cache line of y
 constexpr int kTasksPerThread = 8;             // dynamic claiming evens out uneven progress
+constexpr int64_t kGemmTokenBlock = 128;       // tokens per pass over a task's decoded panels
+constexpr size_t kGemmTaskBytes = 512 << 10;   // most decoded bf16 rows per tile-product task
 constexpr int64_t kStreamTokens = 4;           // up to this many tokens a product streams its weights
 // Decode streams weights from memory at a few bytes per cycle. The hardware prefetchers stop at
 // every 4 KB page (and the rows of one expert are a few such pages), so each task prefetches
@@ -44,7 +51,17 @@ struct Prepared {
   int64_t first_task = 0;
   int64_t shares_act_of = -1;    // index of an earlier job with the same quantised input
   size_t qbuf_offset = 0;
+  bool gemm = false;             // tile products: act is the packed bf16 buffer
 };
+
+// 64-byte aligned scratch (tile loads of whole cache lines), left uninitialised.
+struct AlignedFree {
+  void operator()(uint16_t* p) const { ::operator delete[](p, std::align_val_t{64}); }
+};
+using Bf16Buffer = std::unique_ptr<uint16_t[], AlignedFree>;
+Bf16Buffer bf16_buffer(size_t n) {
+  return Bf16Buffer(static_cast<uint16_t*>(::operator new[](std::max<size_t>(n, 1) * sizeof(uint16_t), std::align_val_t{64})));
+}
 
 void validate(const MatmulJob& j) {
   if (!j.W) fail("matmul: job without a weight tensor");
@@ -101,6 +118,29 @@ void run_tile(const Prepared& p, int64_t r_begin, int64_t r_end, int64_t t_begin
   }
 }
 
+// Tile products for rows [r_begin, r_end) of gemm job p and all its tokens. The rows are decoded
+// once into `panels` (this thread's scratch, whole kGemmRows panels of K bf16 each, zeros past
+// the end: those rows only reach outputs that are never stored); then blocks of
+// kGemmTokenBlock tokens pass over all the panels, so both operands stay in L2 (the task's
+// rows are capped by kGemmTaskBytes).
+void run_gemm(const KernelTable& kt, const Prepared& p, int64_t r_begin, int64_t r_end, uint16_t* panels) {
+  const GgmlType type = p.job->W->type;
+  const auto* packed = reinterpret_cast<const uint16_t*>(p.act);
+  const int64_t n_rows = r_end - r_begin, n_panels = ceil_div(n_rows, kGemmRows);
+  for (int64_t r = 0; r < n_rows; ++r)
+    kt.decode_bf16(type, p.w + p.wrow * static_cast<size_t>(r_begin + r), panels + r * p.K, p.K);
+  std::fill(panels + n_rows * p.K, panels + n_panels * kGemmRows * p.K, uint16_t{0});
+  const int64_t group_elems = p.K / kGemmChunk * 512;  // one 16-token group of packed input
+  for (int64_t t0 = 0; t0 < p.n_tokens; t0 += kGemmTokenBlock) {
+    const int64_t nt = std::min(kGemmTokenBlock, p.n_tokens - t0);
+    for (int64_t i = 0; i < n_panels; ++i) {
+      const int64_t r0 = i * kGemmRows;
+      kt.gemm_bf16(panels + r0 * p.K, packed + t0 / 16 * group_elems, p.K, nt, std::min(kGemmRows, n_rows - r0),
+                   p.y + t0 * p.y_stride + r_begin + r0, static_cast<size_t>(p.y_stride));
+    }
+  }
+}
+
 }  // namespace
 
 bool matmul_supports(GgmlType t) {
@@ -116,12 +156,39 @@ bool matmul_supports(GgmlType t) {
 }
 
 void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, ThreadPool& pool) {
-  std::vector<Prepared> prep;
-  prep.reserve(jobs.size());
-  size_t qbuf_bytes = 0;
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    const MatmulJob& j = jobs[i];
+  // Each job's prompt tokens become a part of their own where the table has tile products.
+  struct Part {
+    MatmulJob job;
+    bool gemm = false;
+  };
+  std::vector<Part> parts;
+  parts.reserve(jobs.size());
+  for (const MatmulJob& j : jobs) {
     validate(j);
+    const GgmlType wt = j.W->type;
+    const bool quantized = wt != GgmlType::F32 && wt != GgmlType::F16 && wt != GgmlType::BF16;
+    if (!kt.gemm_prompts || j.prompt_from >= j.n_tokens || !quantized || j.W->ne[0] % kGemmChunk != 0) {
+      parts.push_back({j, false});
+      continue;
+    }
+    const int64_t first = std::max<int64_t>(0, j.prompt_from);
+    MatmulJob head = j, tail = j;
+    head.x_stride = tail.x_stride = j.x_stride ? j.x_stride : j.W->ne[0];
+    head.y_stride = tail.y_stride = j.y_stride ? j.y_stride : (j.n_rows < 0 ? j.W->n_rows() - j.row_begin : j.n_rows);
+    head.n_tokens = first;
+    tail.x = j.x + first * tail.x_stride;
+    tail.y = j.y + first * tail.y_stride;
+    tail.n_tokens = j.n_tokens - first;
+    if (first > 0) parts.push_back({head, false});
+    parts.push_back({tail, true});
+  }
+
+  std::vector<Prepared> prep;
+  prep.reserve(parts.size());
+  size_t qbuf_bytes = 0, packed_elems = 0;
+  int64_t max_panel_elems = 0;  // per thread, for the tile-product tasks
+  for (const Part& part : parts) {
+    const MatmulJob& j = part.job;
     const TensorView& W = *j.W;
     Prepared p;
     p.job = &j;
@@ -139,14 +206,27 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
     p.wk = weight_kernel(kt, W.type);
     p.wrow = W.row_size();
     p.w = W.data + p.wrow * static_cast<size_t>(j.row_begin);
-    if (!p.wk.quantize) {
+    p.gemm = part.gemm;
+    if (p.gemm) {
+      p.act_stride = 0;  // packed: tokens are interleaved, see gemm_packed_index
+      for (size_t e = 0; e < prep.size() && p.shares_act_of < 0; ++e) {
+        const MatmulJob& o = *prep[e].job;
+        if (prep[e].gemm && o.x == j.x && prep[e].K == p.K && (o.x_stride ? o.x_stride : prep[e].K) == x_stride &&
+            prep[e].n_tokens == p.n_tokens)
+          p.shares_act_of = static_cast<int64_t>(e);
+      }
+      if (p.shares_act_of < 0) {
+        p.qbuf_offset = packed_elems;
+        packed_elems += static_cast<size_t>(gemm_padded_tokens(p.n_tokens) * p.K);
+      }
+    } else if (!p.wk.quantize) {
       p.act = reinterpret_cast<const uint8_t*>(j.x);
       p.act_stride = static_cast<size_t>(x_stride) * sizeof(float);
     } else {
       p.act_stride = static_cast<size_t>(p.K / p.wk.act_block) * static_cast<size_t>(p.wk.act_block_bytes);
       for (size_t e = 0; e < prep.size() && p.shares_act_of < 0; ++e) {
         const MatmulJob& o = *prep[e].job;
-        if (prep[e].wk.quantize == p.wk.quantize && o.x == j.x && prep[e].K == p.K &&
+        if (!prep[e].gemm && prep[e].wk.quantize == p.wk.quantize && o.x == j.x && prep[e].K == p.K &&
             (o.x_stride ? o.x_stride : prep[e].K) == x_stride && prep[e].n_tokens == p.n_tokens)
           p.shares_act_of = static_cast<int64_t>(e);
       }
@@ -160,22 +240,32 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
   if (prep.empty()) return;
 
   // Activations: every distinct input quantised once, in parallel when there is enough of it.
+  // Tile-product inputs are packed to bf16 instead (padding tokens zeroed).
   std::vector<uint8_t> qbuf(qbuf_bytes);
+  const Bf16Buffer packed = bf16_buffer(packed_elems);
   struct QuantItem { size_t job; int64_t token; };
   std::vector<QuantItem> items;
   int64_t quant_values = 0;
   for (size_t i = 0; i < prep.size(); ++i) {
     Prepared& p = prep[i];
-    if (!p.wk.quantize) continue;
+    if (!p.wk.quantize && !p.gemm) continue;
     if (p.shares_act_of >= 0) continue;
-    p.act = qbuf.data() + p.qbuf_offset;
-    for (int64_t t = 0; t < p.n_tokens; ++t) items.push_back({i, t});
-    quant_values += p.K * p.n_tokens;
+    p.act = p.gemm ? reinterpret_cast<const uint8_t*>(packed.get() + p.qbuf_offset) : qbuf.data() + p.qbuf_offset;
+    const int64_t n_items = p.gemm ? gemm_padded_tokens(p.n_tokens) : p.n_tokens;
+    for (int64_t t = 0; t < n_items; ++t) items.push_back({i, t});
+    quant_values += p.K * n_items;
   }
   auto quantize_item = [&](int64_t k, int) {
     const Prepared& p = prep[items[k].job];
     const int64_t x_stride = p.job->x_stride ? p.job->x_stride : p.K;
-    p.wk.quantize(p.job->x + items[k].token * x_stride, qbuf.data() + p.qbuf_offset + p.act_stride * static_cast<size_t>(items[k].token), p.K);
+    const int64_t t = items[k].token;
+    if (p.gemm) {
+      uint16_t* dst = packed.get() + p.qbuf_offset;
+      if (t < p.n_tokens) kt.pack_bf16(p.job->x + t * x_stride, p.K, t, dst);
+      else for (int64_t e = 0; e < p.K; ++e) dst[gemm_packed_index(p.K, t, e)] = 0;
+      return;
+    }
+    p.wk.quantize(p.job->x + t * x_stride, qbuf.data() + p.qbuf_offset + p.act_stride * static_cast<size_t>(t), p.K);
   };
   if (quant_values >= kParallelQuantizeValues && items.size() > 1) pool.run(static_cast<int64_t>(items.size()), quantize_item);
   else for (size_t k = 0; k < items.size(); ++k) quantize_item(static_cast<int64_t>(k), 0);
@@ -187,7 +277,7 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
   // (rounded to whole dot calls) so that e.g. 65 tokens become 36 + 29 rather than 64 + 1.
   double total_bytes = 0;
   for (Prepared& p : prep) {
-    p.token_blocks = ceil_div(p.n_tokens, kTokenBlock);
+    p.token_blocks = p.gemm ? 1 : ceil_div(p.n_tokens, kTokenBlock);
     p.dot_tokens = std::clamp(kt.max_dot_tokens, 1, kMaxDotTokens);
     p.token_block = ceil_div(ceil_div(p.n_tokens, p.token_blocks), p.dot_tokens) * p.dot_tokens;
     total_bytes += static_cast<double>(p.wrow) * static_cast<double>(p.rows * p.token_blocks);
@@ -196,14 +286,22 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
   int64_t n_tasks = 0;
   for (Prepared& p : prep) {
     const int64_t want_rows = static_cast<int64_t>(task_bytes / static_cast<double>(p.wrow)) + 1;
-    p.rows_per_chunk = std::min(p.rows, std::max(kRowAlign, ceil_div(want_rows, kRowAlign) * kRowAlign));
+    const int64_t align = p.gemm ? kGemmRows : kRowAlign;
+    p.rows_per_chunk = std::min(p.rows, std::max(align, ceil_div(want_rows, align) * align));
+    if (p.gemm) {
+      const int64_t cap = static_cast<int64_t>(kGemmTaskBytes / (sizeof(uint16_t) * static_cast<size_t>(p.K)));
+      p.rows_per_chunk = std::min(p.rows_per_chunk, std::max(kGemmRows, cap / kGemmRows * kGemmRows));
+      max_panel_elems = std::max(max_panel_elems, ceil_div(p.rows_per_chunk, kGemmRows) * kGemmRows * p.K);
+    }
     p.row_chunks = ceil_div(p.rows, p.rows_per_chunk);
     p.tile_rows = std::clamp<int64_t>(static_cast<int64_t>(kWeightTileBytes / p.wrow), 1, 64);
     p.first_task = n_tasks;
     n_tasks += p.row_chunks * p.token_blocks;
   }
 
-  pool.run(n_tasks, [&](int64_t task, int) {
+  const size_t panel_elems = static_cast<size_t>(max_panel_elems);
+  const Bf16Buffer panels = bf16_buffer(panel_elems * static_cast<size_t>(pool.size()));
+  pool.run(n_tasks, [&](int64_t task, int thread) {
     const auto it = std::upper_bound(prep.begin(), prep.end(), task,
                                      [](int64_t t, const Prepared& p) { return t < p.first_task; });
     const Prepared& p = *(it - 1);
@@ -211,7 +309,8 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
     const int64_t rc = local / p.token_blocks, tb = local % p.token_blocks;
     const int64_t r_begin = rc * p.rows_per_chunk, r_end = std::min(p.rows, r_begin + p.rows_per_chunk);
     const int64_t t_begin = tb * p.token_block, t_end = std::min(p.n_tokens, t_begin + p.token_block);
-    run_tile(p, r_begin, r_end, t_begin, t_end);
+    if (p.gemm) run_gemm(kt, p, r_begin, r_end, panels.get() + panel_elems * static_cast<size_t>(thread));
+    else run_tile(p, r_begin, r_end, t_begin, t_end);
   });
 }
 
@@ -220,17 +319,17 @@ void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool& pool) {
 }
 
 void matmul_with(const KernelTable& kt, const TensorView& W, const float* x, int64_t n_tokens, float* y,
-                 ThreadPool& pool) {
-  const MatmulJob job{&W, 0, -1, x, 0, y, 0, n_tokens};
+                 ThreadPool& pool, int64_t prompt_from) {
+  const MatmulJob job{&W, 0, -1, x, 0, y, 0, n_tokens, prompt_from};
   matmul_batch_with(kt, {&job, 1}, pool);
 }
 
-void matmul(const TensorView& W, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
-  matmul_with(active_table(), W, x, n_tokens, y, pool);
+void matmul(const TensorView& W, const float* x, int64_t n_tokens, float* y, ThreadPool& pool, int64_t prompt_from) {
+  matmul_with(active_table(), W, x, n_tokens, y, pool, prompt_from);
 }
 
 void matmul_grouped_with(const KernelTable& kt, const TensorView& W, const GroupedLayout& g, const float* x,
-                         int64_t n_tokens, float* y, ThreadPool& pool) {
+                         int64_t n_tokens, float* y, ThreadPool& pool, int64_t prompt_from) {
   if (n_tokens < 0) fail("matmul_grouped ", W.name, ": negative token count ", n_tokens);
   if (n_tokens == 0 || g.n_groups == 0 || g.group_rows == 0) return;
   const int64_t M = W.n_rows();
@@ -243,13 +342,13 @@ void matmul_grouped_with(const KernelTable& kt, const TensorView& W, const Group
   std::vector<MatmulJob> jobs(static_cast<size_t>(g.n_groups));
   for (int64_t gr = 0; gr < g.n_groups; ++gr)
     jobs[gr] = MatmulJob{&W, gr * g.group_row_stride, g.group_rows, x + gr * g.x_group_stride, g.x_token_stride,
-                         y + gr * g.y_group_stride, g.y_token_stride, n_tokens};
+                         y + gr * g.y_group_stride, g.y_token_stride, n_tokens, prompt_from};
   matmul_batch_with(kt, jobs, pool);
 }
 
 void matmul_grouped(const TensorView& W, const GroupedLayout& g, const float* x, int64_t n_tokens, float* y,
-                    ThreadPool& pool) {
-  matmul_grouped_with(active_table(), W, g, x, n_tokens, y, pool);
+                    ThreadPool& pool, int64_t prompt_from) {
+  matmul_grouped_with(active_table(), W, g, x, n_tokens, y, pool, prompt_from);
 }
 
 }  // namespace whale::kernels

@@ -25,7 +25,15 @@ namespace whale::kernels {
 // called from inside a task of the same pool.
 // Supported W types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K,
 // Q6_K, IQ4_NL, IQ4_XS (3-D expert weights are passed by the caller as 2-D views).
-void matmul(const TensorView& W, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+//
+// Prompt tokens: tokens t >= prompt_from are prompt tokens (model.h SeqStep::prompt). Where the
+// active table has tile products (AMX), quantised weights multiply prompt tokens with bf16
+// numerics (bf16-rounded dequantised weights and activations, f32 sums; kernel_table.h) in
+// place of the integer dot products; every other token, and float weights, always take the
+// dot products. A token's numerics thus depend on its role, never on the batch around it.
+inline constexpr int64_t kNoPromptTokens = INT64_MAX;
+void matmul(const TensorView& W, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
+            int64_t prompt_from = kNoPromptTokens);
 
 // Many small products with one weight tensor in one call (MLA's per-head k_b / v_b): group g
 // (< n_groups) multiplies rows [g * group_row_stride, g * group_row_stride + group_rows) of W
@@ -41,7 +49,7 @@ struct GroupedLayout {
   int64_t y_token_stride = 0, y_group_stride = 0;
 };
 void matmul_grouped(const TensorView& W, const GroupedLayout& g, const float* x, int64_t n_tokens, float* y,
-                    ThreadPool& pool);
+                    ThreadPool& pool, int64_t prompt_from = kNoPromptTokens);
 
 // Several independent products in one pass over the pool (one barrier instead of one per
 // product): a decode step multiplies a token by a dozen small expert matrices, and a barrier per
@@ -59,6 +67,7 @@ struct MatmulJob {
   float* y = nullptr;
   int64_t y_stride = 0;
   int64_t n_tokens = 0;
+  int64_t prompt_from = kNoPromptTokens;  // tokens t >= prompt_from are prompt tokens (see matmul)
 };
 void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool& pool);
 

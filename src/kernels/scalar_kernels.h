@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tensor/dtype.h"
+
 namespace whale::kernels::scalar {
 
 // Activation quantisers, spec §3.1 (Q8_0, Q8_1) and §3.7 (Q8_K).
@@ -49,5 +51,11 @@ void attn_scores(const float* rows, size_t row_stride, int64_t n_rows, const flo
 void attn_accumulate(const float* rows, size_t row_stride, int64_t n_rows, const float* p, size_t p_stride,
                      int64_t np, float* out, size_t out_stride, int64_t d);
 float exp_sum(float* x, float shift, int64_t n);
+
+// Tile-product twins (gemm_scalar.cpp; contracts in kernel_table.h).
+void pack_bf16(const float* x, int64_t K, int64_t t, uint16_t* packed);
+void decode_bf16(GgmlType t, const void* row, uint16_t* out, int64_t K);
+void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t n_tokens, int64_t n_rows,
+               float* y, size_t y_stride);
 
 }  // namespace whale::kernels::scalar

@@ -23,6 +23,9 @@ struct FlatBatch {
   std::vector<int32_t> pos;      // absolute position
   std::vector<int32_t> seq;      // index into seqs
   std::vector<int64_t> logit_rows;  // flat token indices whose logits are returned, in order
+  // Tokens [prompt_from, n_tokens()) are the prompt tokens (SeqStep::prompt): flatten_batch
+  // puts the sequences of prompt steps after all others, so they form one run at the end.
+  int64_t prompt_from = 0;
 
   int64_t n_tokens() const { return static_cast<int64_t>(tokens.size()); }
   // KV location of position p of sequence s.
@@ -31,7 +34,9 @@ struct FlatBatch {
 };
 
 // Validates token ids against vocab_size and that each block table covers its positions and
-// names valid, distinct-from-others' blocks; throws whale::Error otherwise.
+// names valid, distinct-from-others' blocks; throws whale::Error otherwise. Sequences keep the
+// batch's order except that prompt steps come after the others; logit_rows still follow the
+// batch's order.
 FlatBatch flatten_batch(std::span<const SeqStep> batch, const KvPool& kv, int64_t vocab_size,
                         int64_t max_ctx);
 

@@ -70,8 +70,8 @@ class DeepSeek2 final : public Model {
         [&](int l, const float* xn, float* out) { attention(l, fb, kv, xn, out); },
         [&](int l, const float* xn, float* out) {
           const MlaLayer& L = layers_[l];
-          if (L.moe) moe(L, xn, fb.n_tokens(), out);
-          else swiglu_ffn(L.gate, L.up, L.down, xn, fb.n_tokens(), out, pool_);
+          if (L.moe) moe(L, xn, fb.n_tokens(), fb.prompt_from, out);
+          else swiglu_ffn(L.gate, L.up, L.down, xn, fb.n_tokens(), out, pool_, fb.prompt_from);
         },
         logits, pool_);
   }
@@ -91,14 +91,15 @@ class DeepSeek2 final : public Model {
     // Compressed KV [T x (R + rope)] in the same pass as the queries (or their LoRA down-projection).
     kva_.resize(static_cast<size_t>(T) * row);
     if (hp_.q_lora_rank > 0) qa_.resize(static_cast<size_t>(T) * hp_.q_lora_rank);
+    const int64_t pf = fb.prompt_from;  // rows from here on are prompt tokens (matmul.h)
     const kernels::MatmulJob first[2] = {
-        hp_.q_lora_rank > 0 ? kernels::MatmulJob{&L.q_a, 0, -1, xn, 0, qa_.data(), 0, T}
-                            : kernels::MatmulJob{&L.q, 0, -1, xn, 0, q.data(), 0, T},
-        {&L.kv_a, 0, -1, xn, 0, kva_.data(), 0, T}};
+        hp_.q_lora_rank > 0 ? kernels::MatmulJob{&L.q_a, 0, -1, xn, 0, qa_.data(), 0, T, pf}
+                            : kernels::MatmulJob{&L.q, 0, -1, xn, 0, q.data(), 0, T, pf},
+        {&L.kv_a, 0, -1, xn, 0, kva_.data(), 0, T, pf}};
     kernels::matmul_batch(first, pool_);
     if (hp_.q_lora_rank > 0) {
       rmsnorm_rows(qa_.data(), L.q_a_norm.data(), qa_.data(), T, hp_.q_lora_rank, hp_.rms_eps);
-      kernels::matmul(L.q_b, qa_.data(), T, q.data(), pool_);
+      kernels::matmul(L.q_b, qa_.data(), T, q.data(), pool_, pf);
     }
     // Normalise the latent, rotate the shared rope key, cache.
     for (int64_t t = 0; t < T; ++t) {
@@ -114,7 +115,7 @@ class DeepSeek2 final : public Model {
     kg.n_groups = H, kg.group_rows = R, kg.group_row_stride = L.k_b_stride;
     kg.x_token_stride = int64_t{H} * qk, kg.x_group_stride = qk;
     kg.y_token_stride = int64_t{H} * R, kg.y_group_stride = R;
-    kernels::matmul_grouped(L.k_b, kg, q.data(), T, q_abs_.data(), pool_);
+    kernels::matmul_grouped(L.k_b, kg, q.data(), T, q_abs_.data(), pool_, pf);
     // Scores over the latent cache, softmax, weighted latent sum: o_lat [T x H x R], read
     // straight from the cache blocks in their stored type.
     o_lat_.resize(static_cast<size_t>(T) * H * R);
@@ -153,16 +154,18 @@ class DeepSeek2 final : public Model {
     vg.n_groups = H, vg.group_rows = V, vg.group_row_stride = L.v_b_stride;
     vg.x_token_stride = int64_t{H} * R, vg.x_group_stride = R;
     vg.y_token_stride = int64_t{H} * V, vg.y_group_stride = V;
-    kernels::matmul_grouped(L.v_b, vg, o_lat_.data(), T, heads_.data(), pool_);
-    kernels::matmul(L.o, heads_.data(), T, out, pool_);
+    kernels::matmul_grouped(L.v_b, vg, o_lat_.data(), T, heads_.data(), pool_, pf);
+    kernels::matmul(L.o, heads_.data(), T, out, pool_, pf);
   }
 
   // Routed experts (tokens grouped by expert, one product per expert) plus the shared experts.
-  void moe(const MlaLayer& L, const float* xn, int64_t T, float* out) {
+  // Tokens from prompt_from on are prompt tokens; an expert's gathered rows keep token order, so
+  // its prompt tokens are again a final run.
+  void moe(const MlaLayer& L, const float* xn, int64_t T, int64_t prompt_from, float* out) {
     const int64_t D = hp_.n_embd;
     const int E = hp_.n_experts;
     std::vector<float> router_logits(static_cast<size_t>(T) * E);
-    kernels::matmul(L.router, xn, T, router_logits.data(), pool_);
+    kernels::matmul(L.router, xn, T, router_logits.data(), pool_, prompt_from);
     RouterConfig rc{hp_.scoring, E, hp_.n_experts_used, hp_.n_groups, hp_.n_groups_used, hp_.norm_topk, hp_.route_scale};
     std::vector<std::vector<std::pair<int64_t, float>>> by_expert(E);  // (token, weight)
     for (int64_t t = 0; t < T; ++t) {
@@ -185,9 +188,13 @@ class DeepSeek2 final : public Model {
           std::memcpy(xs.data() + y_off[e] + i * D, xn + toks[i].first * D, D * sizeof(float));
         x = xs.data() + y_off[e];
       }
-      ffns.push_back({&L.exp_gate[e], &L.exp_up[e], &L.exp_down[e], x, n, ys.data() + y_off[e]});
+      const auto first_prompt = std::lower_bound(toks.begin(), toks.end(), prompt_from,
+                                                 [](const auto& tw, int64_t t) { return tw.first < t; });
+      ffns.push_back({&L.exp_gate[e], &L.exp_up[e], &L.exp_down[e], x, n, ys.data() + y_off[e],
+                      first_prompt - toks.begin()});
     }
-    if (hp_.n_shared_experts > 0) ffns.push_back({&L.sh_gate, &L.sh_up, &L.sh_down, xn, T, ys.data() + y_off[E]});
+    if (hp_.n_shared_experts > 0)
+      ffns.push_back({&L.sh_gate, &L.sh_up, &L.sh_down, xn, T, ys.data() + y_off[E], prompt_from});
     swiglu_ffns(ffns, pool_);
     // Increasing expert id: the order in which the reference accumulates; shared experts last.
     std::fill(out, out + T * D, 0.0f);

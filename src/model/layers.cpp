@@ -28,8 +28,8 @@ void rmsnorm_rows(const float* x, const float* w, float* y, int64_t rows, int64_
 }
 
 void swiglu_ffn(const TensorView& gate, const TensorView& up, const TensorView& down, const float* x,
-                int64_t T, float* out, ThreadPool& pool) {
-  const FfnJob job{&gate, &up, &down, x, T, out};
+                int64_t T, float* out, ThreadPool& pool, int64_t prompt_from) {
+  const FfnJob job{&gate, &up, &down, x, T, out, prompt_from};
   swiglu_ffns({&job, 1}, pool);
 }
 
@@ -48,15 +48,15 @@ void swiglu_ffns(std::span<const FfnJob> ffns, ThreadPool& pool) {
   jobs.reserve(2 * ffns.size());
   for (size_t i = 0; i < ffns.size(); ++i) {
     const FfnJob& f = ffns[i];
-    jobs.push_back({f.gate, 0, -1, f.x, 0, g.data() + offset[i], 0, f.n_tokens});
-    jobs.push_back({f.up, 0, -1, f.x, 0, u.data() + offset[i], 0, f.n_tokens});
+    jobs.push_back({f.gate, 0, -1, f.x, 0, g.data() + offset[i], 0, f.n_tokens, f.prompt_from});
+    jobs.push_back({f.up, 0, -1, f.x, 0, u.data() + offset[i], 0, f.n_tokens, f.prompt_from});
   }
   kernels::matmul_batch(jobs, pool);
   kernels::silu_mul(g.data(), u.data(), g.data(), static_cast<int64_t>(g.size()));
   jobs.clear();
   for (size_t i = 0; i < ffns.size(); ++i) {
     const FfnJob& f = ffns[i];
-    jobs.push_back({f.down, 0, -1, g.data() + offset[i], 0, f.out, 0, f.n_tokens});
+    jobs.push_back({f.down, 0, -1, g.data() + offset[i], 0, f.out, 0, f.n_tokens, f.prompt_from});
   }
   kernels::matmul_batch(jobs, pool);
 }

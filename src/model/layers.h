@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/matmul.h"
 #include "model/batch.h"
 #include "model/kv_cache.h"
 #include "model/weights.h"
@@ -22,9 +23,10 @@ void embed_tokens(const TensorView& emb, std::span<const int32_t> tokens, float*
 // y[r] = RMSNorm(x[r]; w) for `rows` rows of width n (y may equal x).
 void rmsnorm_rows(const float* x, const float* w, float* y, int64_t rows, int64_t n, float eps);
 
-// out = down · (silu(gate · x) ⊙ (up · x)) for T rows of x (width gate.ne[0]).
+// out = down · (silu(gate · x) ⊙ (up · x)) for T rows of x (width gate.ne[0]); rows from
+// prompt_from on are prompt tokens (matmul.h).
 void swiglu_ffn(const TensorView& gate, const TensorView& up, const TensorView& down, const float* x,
-                int64_t T, float* out, ThreadPool& pool);
+                int64_t T, float* out, ThreadPool& pool, int64_t prompt_from = kernels::kNoPromptTokens);
 
 // Several SwiGLU feed-forwards at once (the selected experts of a MoE layer): all gate and up
 // products in one parallel pass, all down products in a second, so a decode step pays two pool
@@ -36,6 +38,7 @@ struct FfnJob {
   const float* x = nullptr;  // n_tokens rows of gate->ne[0]
   int64_t n_tokens = 0;
   float* out = nullptr;      // n_tokens rows of down->n_rows()
+  int64_t prompt_from = kernels::kNoPromptTokens;  // rows from here on are prompt tokens (matmul.h)
 };
 void swiglu_ffns(std::span<const FfnJob> ffns, ThreadPool& pool);
 

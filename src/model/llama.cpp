@@ -53,7 +53,7 @@ class Llama final : public Model {
         [&](int l, const float* xn, float* out) { attention(l, fb, kv, xn, out); },
         [&](int l, const float* xn, float* out) {
           const GqaLayer& L = layers_[l];
-          swiglu_ffn(L.gate, L.up, L.down, xn, fb.n_tokens(), out, pool_);
+          swiglu_ffn(L.gate, L.up, L.down, xn, fb.n_tokens(), out, pool_, fb.prompt_from);
         },
         logits, pool_);
   }
@@ -66,9 +66,10 @@ class Llama final : public Model {
     const int kvw = Hkv * hd;  // K (then V) width in a cache row
     std::vector<float> q(static_cast<size_t>(T) * H * hd), k(static_cast<size_t>(T) * kvw),
         v(static_cast<size_t>(T) * kvw), row(2 * static_cast<size_t>(kvw));
-    const kernels::MatmulJob qkv[3] = {{&L.wq, 0, -1, xn, 0, q.data(), 0, T},
-                                       {&L.wk, 0, -1, xn, 0, k.data(), 0, T},
-                                       {&L.wv, 0, -1, xn, 0, v.data(), 0, T}};
+    const int64_t pf = fb.prompt_from;
+    const kernels::MatmulJob qkv[3] = {{&L.wq, 0, -1, xn, 0, q.data(), 0, T, pf},
+                                       {&L.wk, 0, -1, xn, 0, k.data(), 0, T, pf},
+                                       {&L.wv, 0, -1, xn, 0, v.data(), 0, T, pf}};
     kernels::matmul_batch(qkv, pool_);
     for (int64_t t = 0; t < T; ++t) {
       // Biases are added before RoPE (spec pitfall 21).
@@ -105,7 +106,7 @@ class Llama final : public Model {
           kernels::axpy(sc[kk], ctx_.data() + static_cast<size_t>(kk) * rw + kvw + kvh * hd, o, hd);
       });
     }
-    kernels::matmul(L.wo, heads.data(), T, out, pool_);
+    kernels::matmul(L.wo, heads.data(), T, out, pool_, pf);
   }
 
   static void add_bias(float* x, const std::vector<float>& b) {

@@ -21,6 +21,11 @@ struct SeqStep {
   int32_t n_past = 0;                    // tokens already in this sequence's cache
   std::span<const int32_t> block_table;  // KV blocks covering [0, n_past + tokens.size())
   bool all_logits = false;               // logits for every new token, else only the last
+  // All new tokens come from the request (prompt processing), none was sampled. Their products
+  // may use the kernels' prefill numerics (bf16 tile products on AMX CPUs, kernel_table.h),
+  // sampled tokens always use the exact integer dot products. The choice depends only on this
+  // flag, never on what else is in the batch, so a sequence's results do not change with load.
+  bool prompt = false;
 };
 
 struct ModelInfo {

@@ -12,7 +12,8 @@ SingleSequence::SingleSequence(Model& model, int64_t max_tokens, KvType kv_type)
   for (int64_t b = 0; b < kv_.n_blocks(); ++b) blocks_.push_back(kv_.allocate());
 }
 
-const std::vector<float>& SingleSequence::eval(std::span<const int32_t> tokens, bool all_logits, int64_t chunk) {
+const std::vector<float>& SingleSequence::append(std::span<const int32_t> tokens, bool all_logits, int64_t chunk,
+                                                 bool prompt) {
   if (tokens.empty()) fail("eval: no tokens");
   const int64_t cap = kv_.n_blocks() * KvPool::kBlockTokens;
   if (n_past_ + static_cast<int64_t>(tokens.size()) > cap)
@@ -21,7 +22,7 @@ const std::vector<float>& SingleSequence::eval(std::span<const int32_t> tokens, 
   for (size_t off = 0; off < tokens.size(); off += static_cast<size_t>(chunk)) {
     const size_t n = std::min(tokens.size() - off, static_cast<size_t>(chunk));
     const bool last = off + n == tokens.size();
-    SeqStep step{tokens.subspan(off, n), n_past_, blocks_, all_logits};
+    SeqStep step{tokens.subspan(off, n), n_past_, blocks_, all_logits, prompt};
     model_.forward({&step, 1}, kv_, chunk_logits_);
     n_past_ += static_cast<int32_t>(n);
     if (all_logits) logits_.insert(logits_.end(), chunk_logits_.begin(), chunk_logits_.end());

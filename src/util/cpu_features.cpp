@@ -5,6 +5,10 @@
 
 #include <cstdint>
 #endif
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace whale {
 
@@ -17,6 +21,18 @@ uint64_t read_xcr0() {
   uint32_t lo = 0, hi = 0;
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
   return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+
+// Linux gives a process the (8 KB) AMX tile state only on request; without it the first tile
+// instruction faults. Returns whether the request was granted (always false off Linux).
+bool request_amx_permission() {
+#if defined(__linux__) && defined(__x86_64__)
+  constexpr long kArchReqXcompPerm = 0x1023;  // from <asm/prctl.h>
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
 }
 
 }  // namespace
@@ -43,6 +59,13 @@ static CpuFeatures detect() {
   f.avx512bw = f.avx512f && ((ebx7 >> 30) & 1);
   f.avx512vl = f.avx512f && ((ebx7 >> 31) & 1);
   f.avx512vnni = f.avx512f && ((ecx7 >> 11) & 1);
+  unsigned eax71 = 0, ebx71 = 0, ecx71 = 0, edx71 = 0;
+  if (eax7 >= 1 && __get_cpuid_count(7, 1, &eax71, &ebx71, &ecx71, &edx71))
+    f.avx512bf16 = f.avx512f && ((eax71 >> 5) & 1);
+  // EDX bits 22 (AMX-BF16) and 24 (AMX-TILE); XCR0 bits 17, 18 (tile config and tile data).
+  const bool amx_cpu = ((edx7 >> 22) & 1) && ((edx7 >> 24) & 1);
+  const bool os_amx = (xcr0 & 0x60000) == 0x60000;
+  f.amx_bf16 = amx_cpu && os_amx && f.avx512bf16 && request_amx_permission();
 #elif defined(__aarch64__)
   f.neon = true;
 #endif

@@ -14,6 +14,11 @@ struct CpuFeatures {
   bool avx512vl = false;
   bool avx512dq = false;
   bool avx512vnni = false;  // vpdpbusd / vpdpwssd on 128/256/512-bit registers (AVX512_VNNI)
+  bool avx512bf16 = false;  // vcvtne2ps2bf16 / vdpbf16ps (AVX512_BF16)
+  // AMX tiles with the BF16 tile product (tdpbf16ps). True only if the CPU has AMX-TILE and
+  // AMX-BF16, XCR0 enables tile state, and (on Linux) the kernel granted this process
+  // permission to use it (arch_prctl ARCH_REQ_XCOMP_PERM, asked once during detection).
+  bool amx_bf16 = false;
   bool neon = false;
 };
 

@@ -24,7 +24,7 @@ class KvQ8 : public ::testing::TestWithParam<Case> {};
 
 std::vector<float> run(Model& m, KvType type, const std::vector<int32_t>& prompt, const std::vector<int32_t>& gen) {
   SingleSequence seq(m, static_cast<int64_t>(prompt.size() + gen.size()), type);
-  std::vector<float> out = seq.eval(prompt, true);
+  std::vector<float> out = seq.prompt(prompt, true);
   for (int32_t t : gen) {
     const auto& l = seq.eval({&t, 1});
     out.insert(out.end(), l.begin(), l.end());

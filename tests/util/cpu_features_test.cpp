@@ -45,7 +45,9 @@ TEST(CpuFeatures, AgreesWithProcCpuinfo) {
 
 TEST(CpuFeatures, Avx512ExtensionsImplyFoundation) {
   const CpuFeatures& f = cpu_features();
-  if (f.avx512bw || f.avx512vl || f.avx512dq || f.avx512vnni) EXPECT_TRUE(f.avx512f);
+  if (f.avx512bw || f.avx512vl || f.avx512dq || f.avx512vnni) {
+    EXPECT_TRUE(f.avx512f);
+  }
   EXPECT_EQ(&f, &cpu_features());  // detected once, then cached
 }
 

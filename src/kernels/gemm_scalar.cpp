@@ -1,0 +1,44 @@
+// Scalar twins of the tile-product entries (kernel_table.h, kGemmRows): the reference the AMX
+// kernels are tested against. Decoding goes through the tensor layer's dequantisers, so a
+// panel row is exactly dequantize_row's output rounded to bf16.
+#include <algorithm>
+
+#include "kernels/kernel_table.h"
+#include "kernels/scalar_kernels.h"
+#include "tensor/dtype.h"
+#include "tensor/float_convert.h"
+#include "tensor/quants.h"
+
+namespace whale::kernels::scalar {
+
+void pack_bf16(const float* x, int64_t K, int64_t t, uint16_t* packed) {
+  for (int64_t k = 0; k < K; ++k) packed[gemm_packed_index(K, t, k)] = f32_to_bf16(x[k]);
+}
+
+void decode_bf16(GgmlType t, const void* row, uint16_t* out, int64_t K) {
+  // Whole blocks at a time through a small f32 buffer; 256 is a multiple of every block size.
+  const TypeTraits& tr = traits(t);
+  constexpr int64_t kPiece = 256;
+  float buf[kPiece];
+  const auto* src = static_cast<const uint8_t*>(row);
+  for (int64_t k0 = 0; k0 < K; k0 += kPiece) {
+    const int64_t n = std::min(kPiece, K - k0);
+    dequantize_row(t, src + static_cast<size_t>(k0 / tr.block_size) * static_cast<size_t>(tr.type_size), buf, n);
+    for (int64_t i = 0; i < n; ++i) out[k0 + i] = f32_to_bf16(buf[i]);
+  }
+}
+
+void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t n_tokens, int64_t n_rows,
+               float* y, size_t y_stride) {
+  // Products of two bf16 values are exact in f32; the sum is kept in double and rounded once,
+  // so this is the exactly rounded result the tile unit approximates.
+  for (int64_t t = 0; t < n_tokens; ++t)
+    for (int64_t r = 0; r < n_rows; ++r) {
+      double s = 0;
+      for (int64_t k = 0; k < K; ++k)
+        s += static_cast<double>(bf16_to_f32(panel[r * K + k]) * bf16_to_f32(packed[gemm_packed_index(K, t, k)]));
+      y[t * static_cast<int64_t>(y_stride) + r] = static_cast<float>(s);
+    }
+}
+
+}  // namespace whale::kernels::scalar
