@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "kernels/matmul.h"
 #include "model/model.h"
 #include "model/single_sequence.h"
 #include "util/error.h"
@@ -317,6 +318,7 @@ void add_bench_command(CLI::App& app) {
       j["model"] = o->model;
       j["description"] = info.description;
       j["threads"] = pool.size();
+      j["kernels"] = kernels::kernel_set_name();
       j["kv_type"] = o->kv;
       j["n_prompt"] = o->p;
       j["n_gen"] = o->n;
@@ -363,6 +365,8 @@ void add_bench_command(CLI::App& app) {
 
     std::printf("model        %s\n             %s\n", o->model.c_str(), info.description.c_str());
     std::printf("threads      %d, KV cache %s, %d repetitions\n", pool.size(), o->kv.c_str(), o->reps);
+    std::printf("kernels      %s%s\n", kernels::kernel_set_name(),
+                kernels::prompt_tile_products() ? " (prompt tokens: AMX bf16 tile products)" : "");
     if (!pp.empty())
       std::printf("prompt       pp%lld: %.2f tok/s median (min %.2f, max %.2f)\n", static_cast<long long>(o->p),
                   pps.median, pps.min, pps.max);

@@ -314,6 +314,9 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
   });
 }
 
+const char* kernel_set_name() { return active_table().name; }
+bool prompt_tile_products() { return active_table().gemm_prompts; }
+
 void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool& pool) {
   matmul_batch_with(active_table(), jobs, pool);
 }

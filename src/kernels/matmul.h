@@ -74,4 +74,9 @@ void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool& pool);
 // True if matmul accepts weights of type t.
 bool matmul_supports(GgmlType t);
 
+// The kernel set in use ("scalar", "avx2", "avx512-vnni", "avx512-amx"), for reports; whether
+// prompt tokens get tile products (see matmul).
+const char* kernel_set_name();
+bool prompt_tile_products();
+
 }  // namespace whale::kernels

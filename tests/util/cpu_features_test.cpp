@@ -41,6 +41,9 @@ TEST(CpuFeatures, AgreesWithProcCpuinfo) {
   EXPECT_EQ(f.avx512vl, flags.count("avx512vl") == 1);
   EXPECT_EQ(f.avx512dq, flags.count("avx512dq") == 1);
   EXPECT_EQ(f.avx512vnni, flags.count("avx512_vnni") == 1);
+  EXPECT_EQ(f.avx512bf16, flags.count("avx512_bf16") == 1);
+  // The kernel lists amx_* only when it supports tile state, and then grants the permission.
+  EXPECT_EQ(f.amx_bf16, flags.count("amx_bf16") == 1 && flags.count("amx_tile") == 1 && f.avx512bf16);
 }
 
 TEST(CpuFeatures, Avx512ExtensionsImplyFoundation) {
