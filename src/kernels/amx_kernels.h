@@ -12,7 +12,7 @@ namespace whale::kernels::amx {
 // The kernel_table.h contracts of the entries of the same names. decode_bf16 has fast paths
 // for Q4_0/Q5_0/Q8_0/Q4_K/Q5_K/Q6_K/F32/F16/BF16 and goes through dequantize_row otherwise;
 // its values equal the scalar twin's except that subnormal f32 values become (signed) zero.
-void pack_bf16(const float* x, int64_t K, int64_t t, uint16_t* packed);
+void pack_bf16(const float* x, size_t x_stride, int64_t n_valid, int64_t K, uint16_t* group);
 void decode_bf16(GgmlType t, const void* row, uint16_t* out, int64_t K);
 void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t n_tokens, int64_t n_rows,
                float* y, size_t y_stride);

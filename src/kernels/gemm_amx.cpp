@@ -204,15 +204,22 @@ void decode_bf16(GgmlType t, const void* row, uint16_t* out, int64_t K) {
   }
 }
 
-void pack_bf16(const float* x, int64_t K, int64_t t, uint16_t* packed) {
-  // Chunk c of the token is 16 bf16 pairs; pair p goes to row p of the chunk's tile, column t%16:
-  // 16 dwords 64 bytes apart.
-  const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                          _mm512_set1_epi32(16));
-  auto* base = reinterpret_cast<int*>(packed + gemm_packed_index(K, t, 0));
-  for (int64_t c = 0; c < K / kGemmChunk; ++c, x += kGemmChunk, base += 256) {
-    const __m512i v = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + 16), _mm512_loadu_ps(x)));
-    _mm512_i32scatter_epi32(base, rows, v, 4);
+void pack_bf16(const float* x, size_t x_stride, int64_t n_valid, int64_t K, uint16_t* group) {
+  // Tile by tile (it stays in L1 while its 16 tokens fill it): chunk c of token i is 16 bf16
+  // pairs; pair p goes to row p of the tile, column i, i.e. 16 dwords 64 bytes apart. Plain
+  // stores: a scatter instruction is several times slower here.
+  auto* tile = reinterpret_cast<uint32_t*>(group);
+  alignas(64) uint32_t pairs[16];
+  for (int64_t c = 0; c < K / kGemmChunk; ++c, tile += 256) {
+    for (int64_t i = 0; i < 16; ++i) {
+      if (i < n_valid) {
+        const float* xc = x + static_cast<size_t>(i) * x_stride + static_cast<size_t>(c * kGemmChunk);
+        _mm512_store_si512(pairs, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_loadu_ps(xc + 16), _mm512_loadu_ps(xc))));
+        for (int p = 0; p < 16; ++p) tile[p * 16 + i] = pairs[p];
+      } else {
+        for (int p = 0; p < 16; ++p) tile[p * 16 + i] = 0;
+      }
+    }
   }
 }
 

@@ -11,8 +11,10 @@
 
 namespace whale::kernels::scalar {
 
-void pack_bf16(const float* x, int64_t K, int64_t t, uint16_t* packed) {
-  for (int64_t k = 0; k < K; ++k) packed[gemm_packed_index(K, t, k)] = f32_to_bf16(x[k]);
+void pack_bf16(const float* x, size_t x_stride, int64_t n_valid, int64_t K, uint16_t* group) {
+  for (int64_t t = 0; t < 16; ++t)
+    for (int64_t k = 0; k < K; ++k)
+      group[gemm_packed_index(K, t, k)] = t < n_valid ? f32_to_bf16(x[static_cast<size_t>(t) * x_stride + static_cast<size_t>(k)]) : 0;
 }
 
 void decode_bf16(GgmlType t, const void* row, uint16_t* out, int64_t K) {

@@ -32,8 +32,11 @@ inline constexpr int64_t gemm_padded_tokens(int64_t n) { return (n + kGemmTokens
 inline constexpr int64_t gemm_packed_index(int64_t K, int64_t t, int64_t k) {
   return ((t / 16) * (K / kGemmChunk) + k / kGemmChunk) * 512 + (k % kGemmChunk) / 2 * 32 + (t % 16) * 2 + k % 2;
 }
-// Token `t`'s K activations, rounded to bf16 (nearest even), into a packed buffer.
-using PackBf16Fn = void (*)(const float* x, int64_t K, int64_t t, uint16_t* packed);
+// One 16-token group of a packed buffer (the K/32 tiles at packed + g * (K/32) * 512 for group
+// g): tokens i < n_valid are x + i * x_stride (K floats each) rounded to bf16 (nearest even),
+// the group's other tokens are zeros. One call writes whole tiles, so groups can be packed in
+// parallel without two threads writing one cache line.
+using PackBf16Fn = void (*)(const float* x, size_t x_stride, int64_t n_valid, int64_t K, uint16_t* group);
 // One weight row of type `t` (K elements, K a multiple of the type's block) decoded to bf16:
 // the tensor layer's dequantisation, rounded to nearest even.
 using DecodeBf16Fn = void (*)(GgmlType t, const void* row, uint16_t* out, int64_t K);

@@ -251,18 +251,18 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
     if (!p.wk.quantize && !p.gemm) continue;
     if (p.shares_act_of >= 0) continue;
     p.act = p.gemm ? reinterpret_cast<const uint8_t*>(packed.get() + p.qbuf_offset) : qbuf.data() + p.qbuf_offset;
-    const int64_t n_items = p.gemm ? gemm_padded_tokens(p.n_tokens) : p.n_tokens;
+    const int64_t n_items = p.gemm ? gemm_padded_tokens(p.n_tokens) / 16 : p.n_tokens;  // gemm: 16-token groups
     for (int64_t t = 0; t < n_items; ++t) items.push_back({i, t});
-    quant_values += p.K * n_items;
+    quant_values += p.K * n_items * (p.gemm ? 16 : 1);
   }
   auto quantize_item = [&](int64_t k, int) {
     const Prepared& p = prep[items[k].job];
     const int64_t x_stride = p.job->x_stride ? p.job->x_stride : p.K;
     const int64_t t = items[k].token;
     if (p.gemm) {
-      uint16_t* dst = packed.get() + p.qbuf_offset;
-      if (t < p.n_tokens) kt.pack_bf16(p.job->x + t * x_stride, p.K, t, dst);
-      else for (int64_t e = 0; e < p.K; ++e) dst[gemm_packed_index(p.K, t, e)] = 0;
+      const int64_t t0 = 16 * t;
+      kt.pack_bf16(p.job->x + std::min(t0, p.n_tokens) * x_stride, static_cast<size_t>(x_stride),
+                   std::clamp<int64_t>(p.n_tokens - t0, 0, 16), p.K, packed.get() + p.qbuf_offset + t * (p.K / kGemmChunk) * 512);
       return;
     }
     p.wk.quantize(p.job->x + t * x_stride, qbuf.data() + p.qbuf_offset + p.act_stride * static_cast<size_t>(t), p.K);

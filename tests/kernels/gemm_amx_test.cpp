@@ -8,6 +8,7 @@
 // K·eps)·Σ|w·x|.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <string>
@@ -65,11 +66,15 @@ TEST(GemmAmx, PackMatchesScalarTwin) {
   for (int64_t k : {32, 96, 2048}) {
     const int64_t n = 37, padded = gemm_padded_tokens(n);
     const auto x = random_floats(static_cast<size_t>(n * k), 5, 3.0f);
-    std::vector<uint16_t> got(padded * k, 0), want(padded * k, 0);
-    for (int64_t t = 0; t < n; ++t) {
-      amx->pack_bf16(x.data() + t * k, k, t, got.data());
-      scalar::pack_bf16(x.data() + t * k, k, t, want.data());
+    std::vector<uint16_t> got(padded * k, 0xffff), want(padded * k, 0xfffe);  // every element is written
+    for (int64_t t0 = 0; t0 < padded; t0 += 16) {
+      const int64_t valid = std::clamp<int64_t>(n - t0, 0, 16);
+      const size_t group = static_cast<size_t>(t0 / 16 * (k / kGemmChunk) * 512);
+      amx->pack_bf16(x.data() + std::min(t0, n) * k, static_cast<size_t>(k), valid, k, got.data() + group);
+      scalar::pack_bf16(x.data() + std::min(t0, n) * k, static_cast<size_t>(k), valid, k, want.data() + group);
     }
+    for (int64_t t = n; t < padded; ++t)
+      for (int64_t i = 0; i < k; ++i) ASSERT_EQ(want[gemm_packed_index(k, t, i)], 0) << "padding token " << t;
     for (size_t i = 0; i < got.size(); ++i) expect_same_bf16(got[i], want[i], "k " + std::to_string(k) + " index " + std::to_string(i));
   }
 }
@@ -83,7 +88,9 @@ TEST(GemmAmx, GemmMatchesScalarTwin) {
         const auto xf = random_floats(static_cast<size_t>(n * k), 22, 2.0f);
         std::vector<uint16_t> panel(kGemmRows * k), packed(gemm_padded_tokens(n) * k, 0);
         for (size_t i = 0; i < wf.size(); ++i) panel[i] = f32_to_bf16(wf[i]);
-        for (int64_t t = 0; t < n; ++t) scalar::pack_bf16(xf.data() + t * k, k, t, packed.data());
+        for (int64_t t0 = 0; t0 < n; t0 += 16)
+          scalar::pack_bf16(xf.data() + t0 * k, static_cast<size_t>(k), std::min<int64_t>(16, n - t0), k,
+                            packed.data() + t0 / 16 * (k / kGemmChunk) * 512);
         const size_t ys = static_cast<size_t>(rows + 3);  // a y stride wider than the rows
         std::vector<float> got(n * ys, -7.0f), want(n * ys, -7.0f);
         amx->gemm_bf16(panel.data(), packed.data(), k, n, rows, got.data(), ys);
