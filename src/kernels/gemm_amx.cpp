@@ -235,8 +235,8 @@ void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t
   }
   _tile_loadconfig(&cfg);
   const int64_t chunks = K / kGemmChunk;
-  const size_t a_stride = static_cast<size_t>(K) * sizeof(uint16_t);
-  const uint16_t* a1 = panel + 16 * K;
+  const size_t a_stride = static_cast<size_t>(gemm_panel_stride(K)) * sizeof(uint16_t);
+  const uint16_t* a1 = panel + 16 * gemm_panel_stride(K);
   alignas(64) float c[4][256];
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kGemmTokens) {
     const uint16_t* b0 = packed + (t0 / 16) * chunks * 512;

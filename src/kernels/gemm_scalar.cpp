@@ -38,7 +38,8 @@ void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t
     for (int64_t r = 0; r < n_rows; ++r) {
       double s = 0;
       for (int64_t k = 0; k < K; ++k)
-        s += static_cast<double>(bf16_to_f32(panel[r * K + k]) * bf16_to_f32(packed[gemm_packed_index(K, t, k)]));
+        s += static_cast<double>(bf16_to_f32(panel[r * gemm_panel_stride(K) + k]) *
+                                 bf16_to_f32(packed[gemm_packed_index(K, t, k)]));
       y[t * static_cast<int64_t>(y_stride) + r] = static_cast<float>(s);
     }
 }

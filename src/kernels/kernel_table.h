@@ -23,11 +23,13 @@ using DotFn = void (*)(int64_t n, const void* w, const void* act, size_t act_str
 inline constexpr int kMaxDotTokens = 8;
 
 // Prefill tile products (AMX BF16, gemm_amx.cpp). A *panel* is kGemmRows weight rows decoded
-// to bf16, row r at panel + r * K. Activations are *packed* for tile loads: tokens in groups of
+// to bf16, row r at panel + r * gemm_panel_stride(K): one cache line more than a row, because
+// with K a multiple of 2048 the 16 rows of a tile load would otherwise share one L1 set. Activations are *packed* for tile loads: tokens in groups of
 // 16, K in chunks of 32, each (group, chunk) one 1 KB tile whose row p holds, for each of the
 // 16 tokens, the pair of elements (2p, 2p+1) of the chunk (the "VNNI" pair layout the tile
 // product wants). A packed buffer holds gemm_padded_tokens(n) tokens; K is a multiple of 32.
 inline constexpr int64_t kGemmRows = 32, kGemmTokens = 32, kGemmChunk = 32;
+inline constexpr int64_t gemm_panel_stride(int64_t K) { return K + 32; }
 inline constexpr int64_t gemm_padded_tokens(int64_t n) { return (n + kGemmTokens - 1) / kGemmTokens * kGemmTokens; }
 inline constexpr int64_t gemm_packed_index(int64_t K, int64_t t, int64_t k) {
   return ((t / 16) * (K / kGemmChunk) + k / kGemmChunk) * 512 + (k % kGemmChunk) / 2 * 32 + (t % 16) * 2 + k % 2;
@@ -40,7 +42,7 @@ using PackBf16Fn = void (*)(const float* x, size_t x_stride, int64_t n_valid, in
 // One weight row of type `t` (K elements, K a multiple of the type's block) decoded to bf16:
 // the tensor layer's dequantisation, rounded to nearest even.
 using DecodeBf16Fn = void (*)(GgmlType t, const void* row, uint16_t* out, int64_t K);
-// y[t * y_stride + r] = sum_k panel[r * K + k] * act(t, k) for r < n_rows <= kGemmRows and
+// y[t * y_stride + r] = sum_k panel(r, k) * act(t, k) for r < n_rows <= kGemmRows and
 // t < n_tokens; products of bf16 values, summed in f32. Panel rows >= n_rows and packed tokens
 // >= n_tokens are read but never reach y.
 using GemmBf16Fn = void (*)(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t n_tokens,

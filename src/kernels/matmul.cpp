@@ -126,16 +126,16 @@ void run_tile(const Prepared& p, int64_t r_begin, int64_t r_end, int64_t t_begin
 void run_gemm(const KernelTable& kt, const Prepared& p, int64_t r_begin, int64_t r_end, uint16_t* panels) {
   const GgmlType type = p.job->W->type;
   const auto* packed = reinterpret_cast<const uint16_t*>(p.act);
-  const int64_t n_rows = r_end - r_begin, n_panels = ceil_div(n_rows, kGemmRows);
+  const int64_t n_rows = r_end - r_begin, n_panels = ceil_div(n_rows, kGemmRows), ps = gemm_panel_stride(p.K);
   for (int64_t r = 0; r < n_rows; ++r)
-    kt.decode_bf16(type, p.w + p.wrow * static_cast<size_t>(r_begin + r), panels + r * p.K, p.K);
-  std::fill(panels + n_rows * p.K, panels + n_panels * kGemmRows * p.K, uint16_t{0});
+    kt.decode_bf16(type, p.w + p.wrow * static_cast<size_t>(r_begin + r), panels + r * ps, p.K);
+  std::fill(panels + n_rows * ps, panels + n_panels * kGemmRows * ps, uint16_t{0});
   const int64_t group_elems = p.K / kGemmChunk * 512;  // one 16-token group of packed input
   for (int64_t t0 = 0; t0 < p.n_tokens; t0 += kGemmTokenBlock) {
     const int64_t nt = std::min(kGemmTokenBlock, p.n_tokens - t0);
     for (int64_t i = 0; i < n_panels; ++i) {
       const int64_t r0 = i * kGemmRows;
-      kt.gemm_bf16(panels + r0 * p.K, packed + t0 / 16 * group_elems, p.K, nt, std::min(kGemmRows, n_rows - r0),
+      kt.gemm_bf16(panels + r0 * ps, packed + t0 / 16 * group_elems, p.K, nt, std::min(kGemmRows, n_rows - r0),
                    p.y + t0 * p.y_stride + r_begin + r0, static_cast<size_t>(p.y_stride));
     }
   }
@@ -291,7 +291,7 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
     if (p.gemm) {
       const int64_t cap = static_cast<int64_t>(kGemmTaskBytes / (sizeof(uint16_t) * static_cast<size_t>(p.K)));
       p.rows_per_chunk = std::min(p.rows_per_chunk, std::max(kGemmRows, cap / kGemmRows * kGemmRows));
-      max_panel_elems = std::max(max_panel_elems, ceil_div(p.rows_per_chunk, kGemmRows) * kGemmRows * p.K);
+      max_panel_elems = std::max(max_panel_elems, ceil_div(p.rows_per_chunk, kGemmRows) * kGemmRows * gemm_panel_stride(p.K));
     }
     p.row_chunks = ceil_div(p.rows, p.rows_per_chunk);
     p.tile_rows = std::clamp<int64_t>(static_cast<int64_t>(kWeightTileBytes / p.wrow), 1, 64);

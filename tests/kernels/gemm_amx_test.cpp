@@ -84,9 +84,10 @@ TEST(GemmAmx, GemmMatchesScalarTwin) {
   for (int64_t k : {32, 256, 1408}) {
     for (int64_t rows : {1, 16, 17, 32}) {
       for (int64_t n : {1, 16, 33, 64}) {
-        const auto wf = random_floats(static_cast<size_t>(kGemmRows * k), 21, 0.5f);
+        const int64_t ps = gemm_panel_stride(k);
+        const auto wf = random_floats(static_cast<size_t>(kGemmRows * ps), 21, 0.5f);
         const auto xf = random_floats(static_cast<size_t>(n * k), 22, 2.0f);
-        std::vector<uint16_t> panel(kGemmRows * k), packed(gemm_padded_tokens(n) * k, 0);
+        std::vector<uint16_t> panel(kGemmRows * ps), packed(gemm_padded_tokens(n) * k, 0);
         for (size_t i = 0; i < wf.size(); ++i) panel[i] = f32_to_bf16(wf[i]);
         for (int64_t t0 = 0; t0 < n; t0 += 16)
           scalar::pack_bf16(xf.data() + t0 * k, static_cast<size_t>(k), std::min<int64_t>(16, n - t0), k,
@@ -99,7 +100,7 @@ TEST(GemmAmx, GemmMatchesScalarTwin) {
           for (int64_t r = 0; r < rows; ++r) {
             double mag = 0;
             for (int64_t i = 0; i < k; ++i)
-              mag += std::fabs(double(bf16_to_f32(panel[r * k + i])) * bf16_to_f32(packed[gemm_packed_index(k, t, i)]));
+              mag += std::fabs(double(bf16_to_f32(panel[r * ps + i])) * bf16_to_f32(packed[gemm_packed_index(k, t, i)]));
             ASSERT_NEAR(got[t * ys + r], want[t * ys + r], (k + 1) * FLT_EPSILON * mag + 1e-30)
                 << "k " << k << " rows " << rows << " tokens " << n << " at " << t << "," << r;
           }
