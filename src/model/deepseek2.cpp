@@ -98,17 +98,20 @@ class DeepSeek2 final : public Model {
         {&L.kv_a, 0, -1, xn, 0, kva_.data(), 0, T, pf}};
     kernels::matmul_batch(first, pool_);
     if (hp_.q_lora_rank > 0) {
-      rmsnorm_rows(qa_.data(), L.q_a_norm.data(), qa_.data(), T, hp_.q_lora_rank, hp_.rms_eps);
+      rmsnorm_rows(qa_.data(), L.q_a_norm.data(), qa_.data(), T, hp_.q_lora_rank, hp_.rms_eps, pool_);
       kernels::matmul(L.q_b, qa_.data(), T, q.data(), pool_, pf);
     }
-    // Normalise the latent, rotate the shared rope key, cache.
-    for (int64_t t = 0; t < T; ++t) {
-      float* r = kva_.data() + t * row;
-      rmsnorm_rows(r, L.kv_a_norm.data(), r, 1, R, hp_.rms_eps);
-      rope_.apply(r + R, fb.pos[t]);
-      store_kv_row(kv, fb, t, l, r);
-      for (int hd = 0; hd < H; ++hd) rope_.apply(q.data() + (t * H + hd) * qk + nope, fb.pos[t]);
-    }
+    // Normalise the latent, rotate the shared rope key, cache (distinct rows: tokens in parallel).
+    for_range(pool_, T * (row + int64_t{H} * qk), [&](int64_t b, int64_t e) {
+      const int64_t per = row + int64_t{H} * qk;  // the loop's work per token, for the split
+      for (int64_t t = (b + per - 1) / per; t < (e + per - 1) / per; ++t) {
+        float* r = kva_.data() + t * row;
+        rmsnorm_rows(r, L.kv_a_norm.data(), r, 1, R, hp_.rms_eps);
+        rope_.apply(r + R, fb.pos[t]);
+        store_kv_row(kv, fb, t, l, r);
+        for (int hd = 0; hd < H; ++hd) rope_.apply(q.data() + (t * H + hd) * qk + nope, fb.pos[t]);
+      }
+    });
     // Absorbed queries q_abs^h = W_UK^hᵀ q_nope^h  [T x H x R]: all heads in one call.
     q_abs_.resize(static_cast<size_t>(T) * H * R);
     kernels::GroupedLayout kg;
@@ -177,17 +180,24 @@ class DeepSeek2 final : public Model {
     std::vector<size_t> y_off(E + 1, 0);
     for (int e = 0; e < E; ++e) y_off[e + 1] = y_off[e] + by_expert[e].size() * static_cast<size_t>(D);
     std::vector<float> xs(T > 1 ? y_off[E] : 0), ys(y_off[E] + (hp_.n_shared_experts > 0 ? T * D : 0));
+    // Gathered row j (over all experts, in expert order) is (expert, index in its list).
+    std::vector<std::pair<int, int64_t>> gathered;
+    if (T > 1) {
+      for (int e = 0; e < E; ++e)
+        for (size_t i = 0; i < by_expert[e].size(); ++i) gathered.push_back({e, static_cast<int64_t>(i)});
+      for_range(pool_, static_cast<int64_t>(gathered.size()) * D, [&](int64_t b, int64_t end) {
+        for (int64_t j = (b + D - 1) / D; j < (end + D - 1) / D; ++j) {
+          const auto [e, i] = gathered[j];
+          std::memcpy(xs.data() + y_off[e] + i * D, xn + by_expert[e][i].first * D, D * sizeof(float));
+        }
+      });
+    }
     std::vector<FfnJob> ffns;
     for (int e = 0; e < E; ++e) {
       const auto& toks = by_expert[e];
       if (toks.empty()) continue;
       const int64_t n = static_cast<int64_t>(toks.size());
-      const float* x = xn;
-      if (T > 1) {
-        for (int64_t i = 0; i < n; ++i)
-          std::memcpy(xs.data() + y_off[e] + i * D, xn + toks[i].first * D, D * sizeof(float));
-        x = xs.data() + y_off[e];
-      }
+      const float* x = T > 1 ? xs.data() + y_off[e] : xn;
       const auto first_prompt = std::lower_bound(toks.begin(), toks.end(), prompt_from,
                                                  [](const auto& tw, int64_t t) { return tw.first < t; });
       ffns.push_back({&L.exp_gate[e], &L.exp_up[e], &L.exp_down[e], x, n, ys.data() + y_off[e],
@@ -196,19 +206,24 @@ class DeepSeek2 final : public Model {
     if (hp_.n_shared_experts > 0)
       ffns.push_back({&L.sh_gate, &L.sh_up, &L.sh_down, xn, T, ys.data() + y_off[E], prompt_from});
     swiglu_ffns(ffns, pool_);
-    // Increasing expert id: the order in which the reference accumulates; shared experts last.
-    std::fill(out, out + T * D, 0.0f);
-    for (int e = 0; e < E; ++e) {
-      const auto& toks = by_expert[e];
-      for (size_t i = 0; i < toks.size(); ++i) {
-        float* o = out + toks[i].first * D;
-        const float* y = ys.data() + y_off[e] + i * D;
-        const float wgt = toks[i].second;
-        for (int64_t j = 0; j < D; ++j) o[j] += wgt * y[j];
+    // Per token, increasing expert id: the order in which the reference accumulates; shared
+    // experts last. Tokens are independent, so they are combined in parallel.
+    std::vector<std::vector<std::pair<const float*, float>>> parts(static_cast<size_t>(T));  // (row, weight)
+    for (int e = 0; e < E; ++e)
+      for (size_t i = 0; i < by_expert[e].size(); ++i)
+        parts[by_expert[e][i].first].push_back({ys.data() + y_off[e] + i * D, by_expert[e][i].second});
+    for_range(pool_, T * D, [&](int64_t b, int64_t end) {
+      for (int64_t t = (b + D - 1) / D; t < (end + D - 1) / D; ++t) {
+        float* o = out + t * D;
+        std::fill(o, o + D, 0.0f);
+        for (const auto& [y, wgt] : parts[t])
+          for (int64_t j = 0; j < D; ++j) o[j] += wgt * y[j];
+        if (hp_.n_shared_experts > 0) {
+          const float* sh = ys.data() + y_off[E] + t * D;
+          for (int64_t j = 0; j < D; ++j) o[j] += sh[j];
+        }
       }
-    }
-    if (hp_.n_shared_experts > 0)
-      for (int64_t i = 0; i < T * D; ++i) out[i] += ys[y_off[E] + i];
+    });
   }
 
   void bind_weights() {

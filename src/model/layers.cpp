@@ -27,6 +27,25 @@ void rmsnorm_rows(const float* x, const float* w, float* y, int64_t rows, int64_
   }
 }
 
+void rmsnorm_rows(const float* x, const float* w, float* y, int64_t rows, int64_t n, float eps, ThreadPool& pool) {
+  for_range(pool, rows * n, [&](int64_t b, int64_t e) {
+    // Whole rows only: round the element range to the rows it starts.
+    const int64_t r0 = (b + n - 1) / n, r1 = (e + n - 1) / n;
+    if (r1 > r0) rmsnorm_rows(x + r0 * n, w, y + r0 * n, r1 - r0, n, eps);
+  });
+}
+
+void for_range(ThreadPool& pool, int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  // Below this many elements a pool run (wake, claim, barrier: a few microseconds) costs more
+  // than the loop itself.
+  constexpr int64_t kParallelElements = 1 << 16;
+  if (n < kParallelElements || pool.size() == 1) {
+    if (n > 0) fn(0, n);
+    return;
+  }
+  pool.parallel_for(n, 1024, [&](int64_t b, int64_t e, int) { fn(b, e); });
+}
+
 void swiglu_ffn(const TensorView& gate, const TensorView& up, const TensorView& down, const float* x,
                 int64_t T, float* out, ThreadPool& pool, int64_t prompt_from) {
   const FfnJob job{&gate, &up, &down, x, T, out, prompt_from};
@@ -52,7 +71,8 @@ void swiglu_ffns(std::span<const FfnJob> ffns, ThreadPool& pool) {
     jobs.push_back({f.up, 0, -1, f.x, 0, u.data() + offset[i], 0, f.n_tokens, f.prompt_from});
   }
   kernels::matmul_batch(jobs, pool);
-  kernels::silu_mul(g.data(), u.data(), g.data(), static_cast<int64_t>(g.size()));
+  for_range(pool, static_cast<int64_t>(g.size()),
+            [&](int64_t b, int64_t e) { kernels::silu_mul(g.data() + b, u.data() + b, g.data() + b, e - b); });
   jobs.clear();
   for (size_t i = 0; i < ffns.size(); ++i) {
     const FfnJob& f = ffns[i];
@@ -114,12 +134,15 @@ void run_decoder(const DecoderWeights& w, const FlatBatch& fb, int64_t n_embd, f
   embed_tokens(w.tok_embd, fb.tokens, h.data());
   for (size_t l = 0; l < w.attn_norm.size(); ++l) {
     const int layer = static_cast<int>(l);
-    rmsnorm_rows(h.data(), w.attn_norm[l].data(), xn.data(), T, D, eps);
+    const auto residual = [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) h[i] += delta[i];
+    };
+    rmsnorm_rows(h.data(), w.attn_norm[l].data(), xn.data(), T, D, eps, pool);
     attention(layer, xn.data(), delta.data());
-    for (size_t i = 0; i < h.size(); ++i) h[i] += delta[i];
-    rmsnorm_rows(h.data(), w.ffn_norm[l].data(), xn.data(), T, D, eps);
+    for_range(pool, T * D, residual);
+    rmsnorm_rows(h.data(), w.ffn_norm[l].data(), xn.data(), T, D, eps, pool);
     ffn(layer, xn.data(), delta.data());
-    for (size_t i = 0; i < h.size(); ++i) h[i] += delta[i];
+    for_range(pool, T * D, residual);
   }
   output_logits(w.output, w.output_norm.data(), eps, fb, h.data(), D, logits, pool);
 }

@@ -22,6 +22,13 @@ void embed_tokens(const TensorView& emb, std::span<const int32_t> tokens, float*
 
 // y[r] = RMSNorm(x[r]; w) for `rows` rows of width n (y may equal x).
 void rmsnorm_rows(const float* x, const float* w, float* y, int64_t rows, int64_t n, float eps);
+// The same, rows split over the pool when there are enough of them (prompt processing): each
+// row's arithmetic is unchanged, so the result is identical.
+void rmsnorm_rows(const float* x, const float* w, float* y, int64_t rows, int64_t n, float eps, ThreadPool& pool);
+
+// fn(begin, end) over [0, n) in element ranges: on the pool when n is large enough to repay a
+// pool run (prompt processing), else inline (decode). The work must be independent per element.
+void for_range(ThreadPool& pool, int64_t n, const std::function<void(int64_t, int64_t)>& fn);
 
 // out = down · (silu(gate · x) ⊙ (up · x)) for T rows of x (width gate.ne[0]); rows from
 // prompt_from on are prompt tokens (matmul.h).
