@@ -241,7 +241,7 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
 
   // Activations: every distinct input quantised once, in parallel when there is enough of it.
   // Tile-product inputs are packed to bf16 instead (padding tokens zeroed).
-  std::vector<uint8_t> qbuf(qbuf_bytes);
+  const auto qbuf = std::make_unique_for_overwrite<uint8_t[]>(qbuf_bytes);  // fully written below
   const Bf16Buffer packed = bf16_buffer(packed_elems);
   struct QuantItem { size_t job; int64_t token; };
   std::vector<QuantItem> items;
@@ -250,7 +250,7 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
     Prepared& p = prep[i];
     if (!p.wk.quantize && !p.gemm) continue;
     if (p.shares_act_of >= 0) continue;
-    p.act = p.gemm ? reinterpret_cast<const uint8_t*>(packed.get() + p.qbuf_offset) : qbuf.data() + p.qbuf_offset;
+    p.act = p.gemm ? reinterpret_cast<const uint8_t*>(packed.get() + p.qbuf_offset) : qbuf.get() + p.qbuf_offset;
     const int64_t n_items = p.gemm ? gemm_padded_tokens(p.n_tokens) / 16 : p.n_tokens;  // gemm: 16-token groups
     for (int64_t t = 0; t < n_items; ++t) items.push_back({i, t});
     quant_values += p.K * n_items * (p.gemm ? 16 : 1);
@@ -265,7 +265,7 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
                    std::clamp<int64_t>(p.n_tokens - t0, 0, 16), p.K, packed.get() + p.qbuf_offset + t * (p.K / kGemmChunk) * 512);
       return;
     }
-    p.wk.quantize(p.job->x + t * x_stride, qbuf.data() + p.qbuf_offset + p.act_stride * static_cast<size_t>(t), p.K);
+    p.wk.quantize(p.job->x + t * x_stride, qbuf.get() + p.qbuf_offset + p.act_stride * static_cast<size_t>(t), p.K);
   };
   if (quant_values >= kParallelQuantizeValues && items.size() > 1) pool.run(static_cast<int64_t>(items.size()), quantize_item);
   else for (size_t k = 0; k < items.size(); ++k) quantize_item(static_cast<int64_t>(k), 0);

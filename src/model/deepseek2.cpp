@@ -1,6 +1,7 @@
 #include "model/deepseek2.h"
 
 #include <algorithm>
+#include <memory>
 #include <cmath>
 #include <cstring>
 
@@ -179,7 +180,9 @@ class DeepSeek2 final : public Model {
     // slot of a one-token step is read in place), outputs at y_off[e] in ys; shared experts last.
     std::vector<size_t> y_off(E + 1, 0);
     for (int e = 0; e < E; ++e) y_off[e + 1] = y_off[e] + by_expert[e].size() * static_cast<size_t>(D);
-    std::vector<float> xs(T > 1 ? y_off[E] : 0), ys(y_off[E] + (hp_.n_shared_experts > 0 ? T * D : 0));
+    // Written (gathered, multiplied) before read: no zero-fill.
+    const auto xs = std::make_unique_for_overwrite<float[]>(T > 1 ? y_off[E] : 0);
+    const auto ys = std::make_unique_for_overwrite<float[]>(y_off[E] + (hp_.n_shared_experts > 0 ? T * D : 0));
     // Gathered row j (over all experts, in expert order) is (expert, index in its list).
     std::vector<std::pair<int, int64_t>> gathered;
     if (T > 1) {
@@ -188,7 +191,7 @@ class DeepSeek2 final : public Model {
       for_range(pool_, static_cast<int64_t>(gathered.size()) * D, [&](int64_t b, int64_t end) {
         for (int64_t j = (b + D - 1) / D; j < (end + D - 1) / D; ++j) {
           const auto [e, i] = gathered[j];
-          std::memcpy(xs.data() + y_off[e] + i * D, xn + by_expert[e][i].first * D, D * sizeof(float));
+          std::memcpy(xs.get() + y_off[e] + i * D, xn + by_expert[e][i].first * D, D * sizeof(float));
         }
       });
     }
@@ -197,21 +200,21 @@ class DeepSeek2 final : public Model {
       const auto& toks = by_expert[e];
       if (toks.empty()) continue;
       const int64_t n = static_cast<int64_t>(toks.size());
-      const float* x = T > 1 ? xs.data() + y_off[e] : xn;
+      const float* x = T > 1 ? xs.get() + y_off[e] : xn;
       const auto first_prompt = std::lower_bound(toks.begin(), toks.end(), prompt_from,
                                                  [](const auto& tw, int64_t t) { return tw.first < t; });
-      ffns.push_back({&L.exp_gate[e], &L.exp_up[e], &L.exp_down[e], x, n, ys.data() + y_off[e],
+      ffns.push_back({&L.exp_gate[e], &L.exp_up[e], &L.exp_down[e], x, n, ys.get() + y_off[e],
                       first_prompt - toks.begin()});
     }
     if (hp_.n_shared_experts > 0)
-      ffns.push_back({&L.sh_gate, &L.sh_up, &L.sh_down, xn, T, ys.data() + y_off[E], prompt_from});
+      ffns.push_back({&L.sh_gate, &L.sh_up, &L.sh_down, xn, T, ys.get() + y_off[E], prompt_from});
     swiglu_ffns(ffns, pool_);
     // Per token, increasing expert id: the order in which the reference accumulates; shared
     // experts last. Tokens are independent, so they are combined in parallel.
     std::vector<std::vector<std::pair<const float*, float>>> parts(static_cast<size_t>(T));  // (row, weight)
     for (int e = 0; e < E; ++e)
       for (size_t i = 0; i < by_expert[e].size(); ++i)
-        parts[by_expert[e][i].first].push_back({ys.data() + y_off[e] + i * D, by_expert[e][i].second});
+        parts[by_expert[e][i].first].push_back({ys.get() + y_off[e] + i * D, by_expert[e][i].second});
     for_range(pool_, T * D, [&](int64_t b, int64_t end) {
       for (int64_t t = (b + D - 1) / D; t < (end + D - 1) / D; ++t) {
         float* o = out + t * D;
@@ -219,7 +222,7 @@ class DeepSeek2 final : public Model {
         for (const auto& [y, wgt] : parts[t])
           for (int64_t j = 0; j < D; ++j) o[j] += wgt * y[j];
         if (hp_.n_shared_experts > 0) {
-          const float* sh = ys.data() + y_off[E] + t * D;
+          const float* sh = ys.get() + y_off[E] + t * D;
           for (int64_t j = 0; j < D; ++j) o[j] += sh[j];
         }
       }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
@@ -62,21 +63,23 @@ void swiglu_ffns(std::span<const FfnJob> ffns, ThreadPool& pool) {
            ", down takes ", f.down->ne[0]);
     offset[i + 1] = offset[i] + static_cast<size_t>(f.n_tokens * f.gate->n_rows());
   }
-  std::vector<float> g(offset.back()), u(offset.back());
+  // Every element is written by the products before it is read: no zero-fill.
+  const size_t n_hidden = offset.back();
+  const auto g = std::make_unique_for_overwrite<float[]>(n_hidden), u = std::make_unique_for_overwrite<float[]>(n_hidden);
   std::vector<kernels::MatmulJob> jobs;
   jobs.reserve(2 * ffns.size());
   for (size_t i = 0; i < ffns.size(); ++i) {
     const FfnJob& f = ffns[i];
-    jobs.push_back({f.gate, 0, -1, f.x, 0, g.data() + offset[i], 0, f.n_tokens, f.prompt_from});
-    jobs.push_back({f.up, 0, -1, f.x, 0, u.data() + offset[i], 0, f.n_tokens, f.prompt_from});
+    jobs.push_back({f.gate, 0, -1, f.x, 0, g.get() + offset[i], 0, f.n_tokens, f.prompt_from});
+    jobs.push_back({f.up, 0, -1, f.x, 0, u.get() + offset[i], 0, f.n_tokens, f.prompt_from});
   }
   kernels::matmul_batch(jobs, pool);
-  for_range(pool, static_cast<int64_t>(g.size()),
-            [&](int64_t b, int64_t e) { kernels::silu_mul(g.data() + b, u.data() + b, g.data() + b, e - b); });
+  for_range(pool, static_cast<int64_t>(n_hidden),
+            [&](int64_t b, int64_t e) { kernels::silu_mul(g.get() + b, u.get() + b, g.get() + b, e - b); });
   jobs.clear();
   for (size_t i = 0; i < ffns.size(); ++i) {
     const FfnJob& f = ffns[i];
-    jobs.push_back({f.down, 0, -1, g.data() + offset[i], 0, f.out, 0, f.n_tokens, f.prompt_from});
+    jobs.push_back({f.down, 0, -1, g.get() + offset[i], 0, f.out, 0, f.n_tokens, f.prompt_from});
   }
   kernels::matmul_batch(jobs, pool);
 }
