@@ -223,8 +223,8 @@ void pack_bf16(const float* x, size_t x_stride, int64_t n_valid, int64_t K, uint
   }
 }
 
-void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t n_tokens, int64_t n_rows,
-               float* y, size_t y_stride) {
+void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t packed_chunks, int64_t n_tokens,
+               int64_t n_rows, float* y, size_t y_stride, bool out_rows) {
   // Tiles 0-3 accumulate C for (rows 0-15 | 16-31) x (tokens 0-15 | 16-31) of a 32-token group;
   // 4 and 5 hold the two 16-row halves of the panel's current chunk, 6 and 7 the two 16-token
   // halves of the packed activations: 4 loads feed 4 products.
@@ -239,8 +239,8 @@ void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t
   const uint16_t* a1 = panel + 16 * gemm_panel_stride(K);
   alignas(64) float c[4][256];
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kGemmTokens) {
-    const uint16_t* b0 = packed + (t0 / 16) * chunks * 512;
-    const uint16_t* b1 = b0 + chunks * 512;
+    const uint16_t* b0 = packed + (t0 / 16) * packed_chunks * 512;
+    const uint16_t* b1 = b0 + packed_chunks * 512;
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
@@ -261,6 +261,15 @@ void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t
     _tile_stored(3, c[3], 64);
     // c[2 * (r / 16) + (t / 16)][(r % 16) * 16 + t % 16] is row r, token t0 + t.
     const int64_t nt = std::min(kGemmTokens, n_tokens - t0);
+    if (out_rows) {
+      for (int64_t r = 0; r < n_rows; ++r) {
+        const float* cr = c[2 * (r / 16)] + (r % 16) * 16;
+        float* yr = y + static_cast<size_t>(r) * y_stride + t0;
+        std::memcpy(yr, cr, static_cast<size_t>(std::min<int64_t>(nt, 16)) * sizeof(float));
+        if (nt > 16) std::memcpy(yr + 16, cr + 256, static_cast<size_t>(nt - 16) * sizeof(float));
+      }
+      continue;
+    }
     for (int64_t t = 0; t < nt; ++t) {
       float* yt = y + static_cast<size_t>(t0 + t) * y_stride;
       const float* ct = c[t / 16] + t % 16;

@@ -30,8 +30,11 @@ void decode_bf16(GgmlType t, const void* row, uint16_t* out, int64_t K) {
   }
 }
 
-void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t n_tokens, int64_t n_rows,
-               float* y, size_t y_stride) {
+void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t packed_chunks, int64_t n_tokens,
+               int64_t n_rows, float* y, size_t y_stride, bool out_rows) {
+  // Token t's values live in group t / 16, which is packed_chunks tiles long; inside a group
+  // the layout is that of a buffer packed for K = 32 * packed_chunks.
+  const int64_t KP = packed_chunks * kGemmChunk;
   // Products of two bf16 values are exact in f32; the sum is kept in double and rounded once,
   // so this is the exactly rounded result the tile unit approximates.
   for (int64_t t = 0; t < n_tokens; ++t)
@@ -39,8 +42,8 @@ void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t
       double s = 0;
       for (int64_t k = 0; k < K; ++k)
         s += static_cast<double>(bf16_to_f32(panel[r * gemm_panel_stride(K) + k]) *
-                                 bf16_to_f32(packed[gemm_packed_index(K, t, k)]));
-      y[t * static_cast<int64_t>(y_stride) + r] = static_cast<float>(s);
+                                 bf16_to_f32(packed[gemm_packed_index(KP, t, k)]));
+      y[out_rows ? r * static_cast<int64_t>(y_stride) + t : t * static_cast<int64_t>(y_stride) + r] = static_cast<float>(s);
     }
 }
 

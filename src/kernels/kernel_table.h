@@ -42,11 +42,13 @@ using PackBf16Fn = void (*)(const float* x, size_t x_stride, int64_t n_valid, in
 // One weight row of type `t` (K elements, K a multiple of the type's block) decoded to bf16:
 // the tensor layer's dequantisation, rounded to nearest even.
 using DecodeBf16Fn = void (*)(GgmlType t, const void* row, uint16_t* out, int64_t K);
-// y[t * y_stride + r] = sum_k panel(r, k) * act(t, k) for r < n_rows <= kGemmRows and
-// t < n_tokens; products of bf16 values, summed in f32. Panel rows >= n_rows and packed tokens
-// >= n_tokens are read but never reach y.
-using GemmBf16Fn = void (*)(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t n_tokens,
-                            int64_t n_rows, float* y, size_t y_stride);
+// C(r, t) = sum_k panel(r, k) * act(t, k) for r < n_rows <= kGemmRows and t < n_tokens, k < K;
+// products of bf16 values, summed in f32. The packed input's 16-token groups are packed_chunks
+// tiles apart (>= K / 32: a buffer packed for a longer K can be used for a prefix of it). C goes
+// to y[t * y_stride + r] (a matmul's token-major output) or, with out_rows, y[r * y_stride + t].
+// Panel rows >= n_rows and packed tokens >= n_tokens are read but never reach y.
+using GemmBf16Fn = void (*)(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t packed_chunks,
+                            int64_t n_tokens, int64_t n_rows, float* y, size_t y_stride, bool out_rows);
 
 struct KernelTable {
   const char* name = "";
@@ -135,6 +137,8 @@ struct PagedLatentCache;
 struct MlaQueries;
 void mla_attention_paged_with(const KernelTable& table, const PagedLatentCache& cache, const MlaQueries& q,
                               float scale, ThreadPool& pool);
+bool mla_attention_prompt_with(const KernelTable& table, const PagedLatentCache& cache, const MlaQueries& q,
+                               int64_t first_pos, float scale, ThreadPool& pool);
 
 // matmul (matmul.h) with an explicit table, so tests can compare the scalar and SIMD twins.
 void matmul_with(const KernelTable& table, const TensorView& W, const float* x,

@@ -135,8 +135,9 @@ void run_gemm(const KernelTable& kt, const Prepared& p, int64_t r_begin, int64_t
     const int64_t nt = std::min(kGemmTokenBlock, p.n_tokens - t0);
     for (int64_t i = 0; i < n_panels; ++i) {
       const int64_t r0 = i * kGemmRows;
-      kt.gemm_bf16(panels + r0 * ps, packed + t0 / 16 * group_elems, p.K, nt, std::min(kGemmRows, n_rows - r0),
-                   p.y + t0 * p.y_stride + r_begin + r0, static_cast<size_t>(p.y_stride));
+      kt.gemm_bf16(panels + r0 * ps, packed + t0 / 16 * group_elems, p.K, p.K / kGemmChunk, nt,
+                   std::min(kGemmRows, n_rows - r0), p.y + t0 * p.y_stride + r_begin + r0,
+                   static_cast<size_t>(p.y_stride), false);
     }
   }
 }

@@ -64,4 +64,14 @@ struct MlaQueries {
 // null pointers or negative sizes; a query with n_keys 0 gets zeros.
 void mla_attention_paged(const PagedLatentCache& cache, const MlaQueries& q, float scale, ThreadPool& pool);
 
+// The prompt queries of one sequence (SeqStep::prompt) with tile products where the active
+// table has them (AMX; mla_attention_prompt.cpp): query i < q.n_queries is at position
+// first_pos + i and attends to rows [0, first_pos + i] of `cache` (this sequence's blocks;
+// q.n_keys and q.seq_blocks are not used). Queries, cache rows and probabilities are rounded to
+// bf16, sums and the softmax are f32 (the prompt tokens' numerics, matmul.h). Returns false and
+// does nothing when the table has no tile products or kv_rank / kv_rank + rope_dim are not
+// multiples of 32: the caller then uses mla_attention_paged. Throws whale::Error as that does.
+bool mla_attention_prompt(const PagedLatentCache& cache, const MlaQueries& q, int64_t first_pos, float scale,
+                          ThreadPool& pool);
+
 }  // namespace whale::kernels

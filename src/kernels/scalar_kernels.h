@@ -55,7 +55,7 @@ float exp_sum(float* x, float shift, int64_t n);
 // Tile-product twins (gemm_scalar.cpp; contracts in kernel_table.h).
 void pack_bf16(const float* x, size_t x_stride, int64_t n_valid, int64_t K, uint16_t* group);
 void decode_bf16(GgmlType t, const void* row, uint16_t* out, int64_t K);
-void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t n_tokens, int64_t n_rows,
-               float* y, size_t y_stride);
+void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t packed_chunks, int64_t n_tokens,
+               int64_t n_rows, float* y, size_t y_stride, bool out_rows);
 
 }  // namespace whale::kernels::scalar

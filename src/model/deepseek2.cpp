@@ -151,7 +151,30 @@ class DeepSeek2 final : public Model {
     mq.n_keys = n_keys_.data();
     mq.out = o_lat_.data();
     mq.seq_blocks = seq_blocks_.data();
-    kernels::mla_attention_paged(cache, mq, hp_.attn_scale, pool_);
+    // Prompt steps (the final run of sequences from fb.prompt_from) take the tile-product
+    // attention where the CPU has it, one sequence at a time; everything else, and everything
+    // where it does not, the f32 tiles in one call. Like the matrix products (matmul.h), only
+    // quantised models take the bf16 path: a float model is evaluated exactly.
+    const GgmlType wt = L.kv_a.type;
+    const bool float_model = wt == GgmlType::F32 || wt == GgmlType::F16 || wt == GgmlType::BF16;
+    int64_t paged_queries = T;
+    for (size_t s = fb.seqs.size(); s-- > 0 && !float_model;) {
+      const auto& sq = fb.seqs[s];
+      if (sq.first < fb.prompt_from) break;
+      kernels::PagedLatentCache own = cache;
+      own.blocks = block_ptrs_[s].data();
+      kernels::MlaQueries pq = mq;
+      pq.n_queries = sq.count;
+      pq.q_lat = q_abs_.data() + sq.first * H * R;
+      pq.q_rope = q.data() + nope + sq.first * H * qk;
+      pq.out = o_lat_.data() + sq.first * H * R;
+      pq.n_keys = nullptr;
+      pq.seq_blocks = nullptr;
+      if (!kernels::mla_attention_prompt(own, pq, sq.n_past, hp_.attn_scale, pool_)) break;
+      paged_queries = sq.first;
+    }
+    mq.n_queries = paged_queries;
+    if (paged_queries > 0) kernels::mla_attention_paged(cache, mq, hp_.attn_scale, pool_);
     // Per-head values o^h = W_UV^h o_lat^h, concatenated [T x H*V], then the output projection.
     heads_.resize(static_cast<size_t>(T) * H * V);
     kernels::GroupedLayout vg;

@@ -82,29 +82,36 @@ TEST(GemmAmx, PackMatchesScalarTwin) {
 TEST(GemmAmx, GemmMatchesScalarTwin) {
   WHALE_REQUIRE_AMX();
   for (int64_t k : {32, 256, 1408}) {
+    // The packed input holds two chunks more per token than the product uses (packed_chunks >
+    // K/32, as MLA's prompt attention uses it).
+    const int64_t kp = k + 2 * kGemmChunk, ps = gemm_panel_stride(k);
     for (int64_t rows : {1, 16, 17, 32}) {
       for (int64_t n : {1, 16, 33, 64}) {
-        const int64_t ps = gemm_panel_stride(k);
-        const auto wf = random_floats(static_cast<size_t>(kGemmRows * ps), 21, 0.5f);
-        const auto xf = random_floats(static_cast<size_t>(n * k), 22, 2.0f);
-        std::vector<uint16_t> panel(kGemmRows * ps), packed(gemm_padded_tokens(n) * k, 0);
-        for (size_t i = 0; i < wf.size(); ++i) panel[i] = f32_to_bf16(wf[i]);
-        for (int64_t t0 = 0; t0 < n; t0 += 16)
-          scalar::pack_bf16(xf.data() + t0 * k, static_cast<size_t>(k), std::min<int64_t>(16, n - t0), k,
-                            packed.data() + t0 / 16 * (k / kGemmChunk) * 512);
-        const size_t ys = static_cast<size_t>(rows + 3);  // a y stride wider than the rows
-        std::vector<float> got(n * ys, -7.0f), want(n * ys, -7.0f);
-        amx->gemm_bf16(panel.data(), packed.data(), k, n, rows, got.data(), ys);
-        scalar::gemm_bf16(panel.data(), packed.data(), k, n, rows, want.data(), ys);
-        for (int64_t t = 0; t < n; ++t) {
-          for (int64_t r = 0; r < rows; ++r) {
-            double mag = 0;
-            for (int64_t i = 0; i < k; ++i)
-              mag += std::fabs(double(bf16_to_f32(panel[r * ps + i])) * bf16_to_f32(packed[gemm_packed_index(k, t, i)]));
-            ASSERT_NEAR(got[t * ys + r], want[t * ys + r], (k + 1) * FLT_EPSILON * mag + 1e-30)
-                << "k " << k << " rows " << rows << " tokens " << n << " at " << t << "," << r;
+        for (bool out_rows : {false, true}) {
+          const auto wf = random_floats(static_cast<size_t>(kGemmRows * ps), 21, 0.5f);
+          const auto xf = random_floats(static_cast<size_t>(n * kp), 22, 2.0f);
+          std::vector<uint16_t> panel(kGemmRows * ps), packed(gemm_padded_tokens(n) * kp, 0);
+          for (size_t i = 0; i < wf.size(); ++i) panel[i] = f32_to_bf16(wf[i]);
+          for (int64_t t0 = 0; t0 < n; t0 += 16)
+            scalar::pack_bf16(xf.data() + t0 * kp, static_cast<size_t>(kp), std::min<int64_t>(16, n - t0), kp,
+                              packed.data() + t0 / 16 * (kp / kGemmChunk) * 512);
+          const int64_t outer = out_rows ? rows : n, inner = out_rows ? n : rows;
+          const size_t ys = static_cast<size_t>(inner + 3);  // a y stride wider than a y row
+          std::vector<float> got(outer * ys, -7.0f), want(outer * ys, -7.0f);
+          amx->gemm_bf16(panel.data(), packed.data(), k, kp / kGemmChunk, n, rows, got.data(), ys, out_rows);
+          scalar::gemm_bf16(panel.data(), packed.data(), k, kp / kGemmChunk, n, rows, want.data(), ys, out_rows);
+          for (int64_t t = 0; t < n; ++t) {
+            for (int64_t r = 0; r < rows; ++r) {
+              double mag = 0;
+              for (int64_t i = 0; i < k; ++i)
+                mag += std::fabs(double(bf16_to_f32(panel[r * ps + i])) * bf16_to_f32(packed[gemm_packed_index(kp, t, i)]));
+              const size_t at = out_rows ? r * ys + t : t * ys + r;
+              ASSERT_NEAR(got[at], want[at], (k + 1) * FLT_EPSILON * mag + 1e-30)
+                  << "k " << k << " rows " << rows << " tokens " << n << " out_rows " << out_rows << " at " << t << "," << r;
+            }
           }
-          for (size_t r = static_cast<size_t>(rows); r < ys; ++r) ASSERT_EQ(got[t * ys + r], -7.0f) << "wrote past the rows";
+          for (int64_t o = 0; o < outer; ++o)
+            for (size_t i = static_cast<size_t>(inner); i < ys; ++i) ASSERT_EQ(got[o * ys + i], -7.0f) << "wrote past a row";
         }
       }
     }
