@@ -10,6 +10,8 @@
 //   MlaPaged/<kv>/<queries>/<ctx>/<threads>: MLA attention of DeepSeek-V2-Lite's shape (16 heads,
 //     kv_lora 512, rope 64) over a paged cache of ctx rows: 1 query = one decode step of one
 //     layer; 512 queries = a prefill chunk (causal). GFLOP/s counts 2·(576+512) per head·key.
+//   MlaPrompt/<kv>/<queries>/<ctx>/<threads>: the same prefill chunk as prompt queries
+//     (mla_attention_prompt: AMX tile products where the CPU has them, else skipped).
 // Run: build/bench/kernels_bench --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 
@@ -149,10 +151,42 @@ void MlaPaged(benchmark::State& state, GgmlType kv) {
                                                  benchmark::Counter::kIsRate);
 }
 
+void MlaPrompt(benchmark::State& state, GgmlType kv) {
+  const int64_t nq = state.range(0), ctx = state.range(1);
+  const int threads = static_cast<int>(state.range(2));
+  const int64_t H = 16, R = 512, P = 64, W = R + P, block = 64;
+  const size_t row = whale::row_bytes(kv, W);
+  const int64_t n_blocks = (ctx + block - 1) / block;
+  std::vector<uint8_t> cache(row * static_cast<size_t>(n_blocks * block));
+  const auto vals = random_floats(static_cast<size_t>(W), 5);
+  for (int64_t t = 0; t < n_blocks * block; ++t) whale::quantize_row(kv, vals.data(), cache.data() + row * t, W);
+  std::vector<const uint8_t*> blocks(static_cast<size_t>(n_blocks));
+  for (int64_t b = 0; b < n_blocks; ++b) blocks[b] = cache.data() + row * static_cast<size_t>(b * block);
+  const auto ql = random_floats(static_cast<size_t>(nq * H * R), 6), qr = random_floats(static_cast<size_t>(nq * H * P), 7);
+  std::vector<float> out(static_cast<size_t>(nq * H * R));
+  whale::kernels::PagedLatentCache c{kv, blocks.data(), block, row, R, P};
+  whale::kernels::MlaQueries q{nq, H, ql.data(), qr.data(), static_cast<size_t>(P), nullptr, out.data()};
+  whale::ThreadPool pool(threads);
+  double pairs = 0;
+  for (int64_t i = 0; i < nq; ++i) pairs += static_cast<double>(ctx - nq + 1 + i);
+  for (auto _ : state) {
+    if (!whale::kernels::mla_attention_prompt(c, q, ctx - nq, 0.07f, pool)) {
+      state.SkipWithError("no tile products on this CPU");
+      break;
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * (W + R) * H * pairs * state.iterations() / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
 int register_all() {
   for (GgmlType kv : {GgmlType::F16, GgmlType::Q8_0})
     benchmark::RegisterBenchmark((std::string("MlaPaged/") + std::string(whale::type_name(kv))).c_str(), MlaPaged, kv)
         ->Args({1, 128, 2})->Args({1, 4096, 2})->Args({512, 512, 2})->UseRealTime()->Unit(benchmark::kMicrosecond);
+  for (GgmlType kv : {GgmlType::F16, GgmlType::Q8_0})
+    benchmark::RegisterBenchmark((std::string("MlaPrompt/") + std::string(whale::type_name(kv))).c_str(), MlaPrompt, kv)
+        ->Args({512, 512, 2})->Args({512, 2048, 2})->UseRealTime()->Unit(benchmark::kMicrosecond);
   for (GgmlType t : kTypes) {
     const std::string name(whale::type_name(t));
     benchmark::RegisterBenchmark(("MatVec/" + name).c_str(), MatVec, t, true)
