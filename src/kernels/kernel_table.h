@@ -92,7 +92,7 @@ struct KernelTable {
   float (*exp_sum)(float* x, float shift, int64_t n) = nullptr;
   // Tile products for prompt tokens (see kGemmRows and matmul.h). False: matmul never uses
   // them (the scalar table still carries the twins, for tests). True: prompt tokens times
-  // quantised weights with K a multiple of 32 use bf16-rounded weights and activations with f32
+  // quantised or BF16 weights with K a multiple of 32 use bf16-rounded weights and activations with f32
   // sums instead of the integer dot products: tile units do ~30x the multiply-adds per cycle
   // of VNNI, so prompt processing stops being compute-bound.
   bool gemm_prompts = false;

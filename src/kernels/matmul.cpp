@@ -167,7 +167,7 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
   for (const MatmulJob& j : jobs) {
     validate(j);
     const GgmlType wt = j.W->type;
-    const bool quantized = wt != GgmlType::F32 && wt != GgmlType::F16 && wt != GgmlType::BF16;
+    const bool quantized = wt != GgmlType::F32 && wt != GgmlType::F16;  // BF16 weights are exact in bf16
     if (!kt.gemm_prompts || j.prompt_from >= j.n_tokens || !quantized || j.W->ne[0] % kGemmChunk != 0) {
       parts.push_back({j, false});
       continue;

@@ -27,10 +27,11 @@ namespace whale::kernels {
 // Q6_K, IQ4_NL, IQ4_XS (3-D expert weights are passed by the caller as 2-D views).
 //
 // Prompt tokens: tokens t >= prompt_from are prompt tokens (model.h SeqStep::prompt). Where the
-// active table has tile products (AMX), quantised weights multiply prompt tokens with bf16
-// numerics (bf16-rounded dequantised weights and activations, f32 sums; kernel_table.h) in
-// place of the integer dot products; every other token, and float weights, always take the
-// dot products. A token's numerics thus depend on its role, never on the batch around it.
+// active table has tile products (AMX), quantised and BF16 weights multiply prompt tokens with
+// bf16 numerics (bf16-rounded dequantised weights and activations, f32 sums, as DeepSeek's own
+// inference code computes; kernel_table.h) in place of the dot products; every other token,
+// and F32/F16 weights (which ask for exact evaluation), always take the dot products. A token's
+// numerics thus depend on its role, never on the batch around it.
 inline constexpr int64_t kNoPromptTokens = INT64_MAX;
 void matmul(const TensorView& W, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             int64_t prompt_from = kNoPromptTokens);

@@ -153,10 +153,10 @@ class DeepSeek2 final : public Model {
     mq.seq_blocks = seq_blocks_.data();
     // Prompt steps (the final run of sequences from fb.prompt_from) take the tile-product
     // attention where the CPU has it, one sequence at a time; everything else, and everything
-    // where it does not, the f32 tiles in one call. Like the matrix products (matmul.h), only
-    // quantised models take the bf16 path: a float model is evaluated exactly.
+    // where it does not, the f32 tiles in one call. Like the matrix products (matmul.h), F32/F16
+    // models are evaluated exactly; quantised and BF16 ones take the bf16 path.
     const GgmlType wt = L.kv_a.type;
-    const bool float_model = wt == GgmlType::F32 || wt == GgmlType::F16 || wt == GgmlType::BF16;
+    const bool float_model = wt == GgmlType::F32 || wt == GgmlType::F16;
     int64_t paged_queries = T;
     for (size_t s = fb.seqs.size(); s-- > 0 && !float_model;) {
       const auto& sq = fb.seqs[s];

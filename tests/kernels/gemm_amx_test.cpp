@@ -33,7 +33,8 @@ using testing::random_floats;
   const KernelTable* amx = amx_table();                                                            \
   if (!amx) GTEST_SKIP() << "CPU or OS lacks AMX-TILE/AMX-BF16/AVX512-BF16 (or tile permission)"
 
-bool quantized(GgmlType t) { return t != GgmlType::F32 && t != GgmlType::F16 && t != GgmlType::BF16; }
+// Types whose prompt tokens take the tile products (F32/F16 weights stay exact).
+bool tiled(GgmlType t) { return t != GgmlType::F32 && t != GgmlType::F16; }
 
 // Bits equal, or the twin's value is subnormal and the AMX one a zero of the same sign
 // (AVX512-BF16 conversion flushes subnormal inputs).
@@ -123,7 +124,7 @@ TEST(GemmAmx, GemmMatchesScalarTwin) {
 TEST(GemmAmx, MatmulPromptTokensMatchBf16ReferenceAtAllThreadCounts) {
   WHALE_REQUIRE_AMX();
   for (GgmlType t : all_weight_types()) {
-    if (!quantized(t)) continue;  // float weights always take the exact dot products
+    if (!tiled(t)) continue;  // F32/F16 weights always take the exact dot products
     const int64_t k = traits(t).block_size == 32 ? 544 : 512;
     for (int64_t rows : {7, 35, 64}) {
       const auto w = quantized_weights(t, k, rows, 31);
@@ -210,6 +211,7 @@ TEST(GemmAmx, BatchOfJobsEqualsJobsAlone) {
   EXPECT_EQ(ya, alone(A, 3));
   EXPECT_EQ(yb, alone(B, 3));
   EXPECT_EQ(yc, alone(C, 3));
+  EXPECT_EQ(yc, alone(C, kNoPromptTokens)) << "F16 weights must never take the tile products";
   EXPECT_EQ(yd, alone(B, kNoPromptTokens));
 }
 
