@@ -3,9 +3,9 @@
 // rows hot in cache while up to kTokenBlock tokens pass over them, so prefill reads each weight
 // from memory once per token block instead of once per token; decode (few tokens) streams the
 // rows with software prefetch running ahead of the dot products. Where the table has tile
-// products (AMX) a job with at least gemm_min_tokens tokens instead packs its activations as
-// bf16 once, and each task decodes kGemmRows weight rows to a bf16 panel and multiplies it by
-// all of the job's tokens.
+// products (AMX), a job's prompt tokens (matmul.h) become a part of their own: its activations
+// are packed as bf16 once, and each task decodes up to kGemmTaskBytes of weight rows to bf16
+// panels and multiplies them by all of the part's tokens.
 #include <algorithm>
 #include <memory>
 #include <new>
