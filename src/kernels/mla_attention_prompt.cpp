@@ -5,11 +5,11 @@
 // the larger part of a long prompt's time. Here all heads of a block of query tokens are rows of
 // one matrix (the latent cache is shared by the heads), and both products are tile products:
 //   S = Q · Kᵀ   rows (token, head) x keys, over the 576 latent + rope values;
-//   softmax of each row over its causal keys, in f32 (scaled, max-shifted, normalised);
-//   O = P · V    rows x 512 latent values, over the keys.
+//   softmax of each row over its causal keys, in f32 (scaled, max-shifted);
+//   O = E · V / Σ E   rows x 512 latent values, over the keys (E the unnormalised exponentials).
 // K is packed once per call (keys as the "tokens" of the packed operand), V once per call as
 // the transposed operand (latent dims as tokens, keys as the summed index); Q and P are decoded
-// per block of rows into bf16 panels. Queries, cache rows and probabilities are rounded to bf16,
+// per block of rows into bf16 panels. Queries, cache rows and exponentials are rounded to bf16,
 // sums are f32 — the same numerics as the prompt tokens' matrix products. A query's result
 // depends only on its own row and the cache (zero probabilities pad the causal tail), so how
 // the prompt is split into chunks or blocks does not change it.
@@ -121,19 +121,22 @@ bool mla_attention_prompt_with(const KernelTable& kt, const PagedLatentCache& c,
     for (int64_t h0 = 0; h0 < nr; h0 += kGemmRows)  // S[row][key] for keys [0, nk_pad)
       kt.gemm_bf16(sc.qpanel.get() + h0 * q_stride, kpk.get(), W, w_chunks, nk_pad, std::min(kGemmRows, nr - h0),
                    S + h0 * nk_pad, static_cast<size_t>(nk_pad), true);
+    // Unnormalised probabilities e_j = exp(s_j - max) in (0, 1]; each output row is divided by
+    // its sum afterwards, which touches 512 values per row instead of every key.
+    float inv[kRowBlock];
     for (int64_t i = 0; i < nr; ++i) {
       float* s = S + i * nk_pad;
       const int64_t nk = first_pos + (r0 + i) / H + 1;  // causal: keys 0 .. the query's position
       float m = -std::numeric_limits<float>::infinity();
       for (int64_t j = 0; j < nk; ++j) m = std::max(m, s[j] *= scale);
-      const float inv = 1.0f / kt.exp_sum(s, m, nk);
-      for (int64_t j = 0; j < nk; ++j) s[j] *= inv;
+      inv[i] = 1.0f / kt.exp_sum(s, m, nk);
       std::fill(s + nk, s + nk_pad, 0.0f);
       kt.decode_bf16(GgmlType::F32, s, sc.ppanel.get() + i * p_stride, nk_pad);
     }
-    for (int64_t h0 = 0; h0 < nr; h0 += kGemmRows)  // O[row][dim] = P · V over keys [0, nk_pad)
+    for (int64_t h0 = 0; h0 < nr; h0 += kGemmRows)  // O[row][dim] = E · V over keys [0, nk_pad)
       kt.gemm_bf16(sc.ppanel.get() + h0 * p_stride, vpk.get(), nk_pad, key_chunks, R, std::min(kGemmRows, nr - h0),
                    q.out + (r0 + h0) * R, static_cast<size_t>(R), true);
+    for (int64_t i = 0; i < nr; ++i) kt.scale(q.out + (r0 + i) * R, inv[i], R);
   });
   return true;
 }
