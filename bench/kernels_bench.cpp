@@ -124,60 +124,57 @@ void Ops(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * n * 4 * 7);
 }
 
-void MlaPaged(benchmark::State& state, GgmlType kv) {
-  const int64_t nq = state.range(0), ctx = state.range(1);
-  const int threads = static_cast<int>(state.range(2));
-  const int64_t H = 16, R = 512, P = 64, W = R + P, block = 64;
-  const size_t row = whale::row_bytes(kv, W);
-  const int64_t n_blocks = (ctx + block - 1) / block;
-  std::vector<uint8_t> cache(row * static_cast<size_t>(n_blocks * block));
-  const auto vals = random_floats(static_cast<size_t>(W), 5);
-  for (int64_t t = 0; t < n_blocks * block; ++t) whale::quantize_row(kv, vals.data(), cache.data() + row * t, W);
-  std::vector<const uint8_t*> blocks(static_cast<size_t>(n_blocks));
-  for (int64_t b = 0; b < n_blocks; ++b) blocks[b] = cache.data() + row * static_cast<size_t>(b * block);
-  const auto ql = random_floats(static_cast<size_t>(nq * H * R), 6), qr = random_floats(static_cast<size_t>(nq * H * P), 7);
-  std::vector<float> out(static_cast<size_t>(nq * H * R));
-  std::vector<int32_t> n_keys(static_cast<size_t>(nq));
-  double pairs = 0;
-  for (int64_t i = 0; i < nq; ++i) pairs += static_cast<double>(n_keys[i] = static_cast<int32_t>(ctx - nq + 1 + i));
-  whale::kernels::PagedLatentCache c{kv, blocks.data(), block, row, R, P};
-  whale::kernels::MlaQueries q{nq, H, ql.data(), qr.data(), static_cast<size_t>(P), n_keys.data(), out.data()};
-  whale::ThreadPool pool(threads);
-  for (auto _ : state) {
-    whale::kernels::mla_attention_paged(c, q, 0.07f, pool);
-    benchmark::DoNotOptimize(out.data());
+// DeepSeek-V2-Lite's attention shape over a paged cache of ctx rows of type kv, with nq queries
+// at the end of it (query i sees ctx - nq + 1 + i keys).
+struct MlaCase {
+  static constexpr int64_t H = 16, R = 512, P = 64, W = R + P, block = 64;
+  std::vector<uint8_t> cache;
+  std::vector<const uint8_t*> blocks;
+  std::vector<float> ql, qr, out;
+  std::vector<int32_t> n_keys;
+  double pairs = 0;  // (query, key) pairs attended
+  whale::kernels::PagedLatentCache c;
+  whale::kernels::MlaQueries q;
+  MlaCase(GgmlType kv, int64_t nq, int64_t ctx) {
+    const size_t row = whale::row_bytes(kv, W);
+    const int64_t n_blocks = (ctx + block - 1) / block;
+    cache.resize(row * static_cast<size_t>(n_blocks * block));
+    const auto vals = random_floats(static_cast<size_t>(W), 5);
+    for (int64_t t = 0; t < n_blocks * block; ++t) whale::quantize_row(kv, vals.data(), cache.data() + row * t, W);
+    for (int64_t b = 0; b < n_blocks; ++b) blocks.push_back(cache.data() + row * static_cast<size_t>(b * block));
+    ql = random_floats(static_cast<size_t>(nq * H * R), 6);
+    qr = random_floats(static_cast<size_t>(nq * H * P), 7);
+    out.resize(static_cast<size_t>(nq * H * R));
+    n_keys.resize(static_cast<size_t>(nq));
+    for (int64_t i = 0; i < nq; ++i) pairs += static_cast<double>(n_keys[i] = static_cast<int32_t>(ctx - nq + 1 + i));
+    c = {kv, blocks.data(), block, row, R, P};
+    q = {nq, H, ql.data(), qr.data(), static_cast<size_t>(P), n_keys.data(), out.data()};
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * (W + R) * H * pairs * state.iterations() / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  double flops() const { return 2.0 * (W + R) * H * pairs; }
+};
+
+void MlaPaged(benchmark::State& state, GgmlType kv) {
+  MlaCase m(kv, state.range(0), state.range(1));
+  whale::ThreadPool pool(static_cast<int>(state.range(2)));
+  for (auto _ : state) {
+    whale::kernels::mla_attention_paged(m.c, m.q, 0.07f, pool);
+    benchmark::DoNotOptimize(m.out.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(m.flops() * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
 void MlaPrompt(benchmark::State& state, GgmlType kv) {
   const int64_t nq = state.range(0), ctx = state.range(1);
-  const int threads = static_cast<int>(state.range(2));
-  const int64_t H = 16, R = 512, P = 64, W = R + P, block = 64;
-  const size_t row = whale::row_bytes(kv, W);
-  const int64_t n_blocks = (ctx + block - 1) / block;
-  std::vector<uint8_t> cache(row * static_cast<size_t>(n_blocks * block));
-  const auto vals = random_floats(static_cast<size_t>(W), 5);
-  for (int64_t t = 0; t < n_blocks * block; ++t) whale::quantize_row(kv, vals.data(), cache.data() + row * t, W);
-  std::vector<const uint8_t*> blocks(static_cast<size_t>(n_blocks));
-  for (int64_t b = 0; b < n_blocks; ++b) blocks[b] = cache.data() + row * static_cast<size_t>(b * block);
-  const auto ql = random_floats(static_cast<size_t>(nq * H * R), 6), qr = random_floats(static_cast<size_t>(nq * H * P), 7);
-  std::vector<float> out(static_cast<size_t>(nq * H * R));
-  whale::kernels::PagedLatentCache c{kv, blocks.data(), block, row, R, P};
-  whale::kernels::MlaQueries q{nq, H, ql.data(), qr.data(), static_cast<size_t>(P), nullptr, out.data()};
-  whale::ThreadPool pool(threads);
-  double pairs = 0;
-  for (int64_t i = 0; i < nq; ++i) pairs += static_cast<double>(ctx - nq + 1 + i);
+  MlaCase m(kv, nq, ctx);
+  whale::ThreadPool pool(static_cast<int>(state.range(2)));
   for (auto _ : state) {
-    if (!whale::kernels::mla_attention_prompt(c, q, ctx - nq, 0.07f, pool)) {
+    if (!whale::kernels::mla_attention_prompt(m.c, m.q, ctx - nq, 0.07f, pool)) {
       state.SkipWithError("no tile products on this CPU");
       break;
     }
-    benchmark::DoNotOptimize(out.data());
+    benchmark::DoNotOptimize(m.out.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * (W + R) * H * pairs * state.iterations() / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(m.flops() * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
 int register_all() {

@@ -21,8 +21,8 @@
 
 #include "kernels/amx_kernels.h"
 #include "kernels/avx512_kernels.h"
+#include "kernels/scalar_kernels.h"
 #include "tensor/quant_blocks.h"
-#include "tensor/quants.h"
 
 namespace whale::kernels::amx {
 namespace {
@@ -167,19 +167,6 @@ void decode_f16(const uint16_t* x, uint16_t* out, int64_t n) {
   }
 }
 
-// Any other type: the tensor layer's dequantiser, whole blocks at a time, then rounding.
-void decode_generic(GgmlType t, const void* row, uint16_t* out, int64_t n) {
-  const TypeTraits& tr = traits(t);
-  constexpr int64_t kPiece = 256;  // a multiple of every block size
-  alignas(64) float buf[kPiece];
-  const auto* src = static_cast<const uint8_t*>(row);
-  for (int64_t k0 = 0; k0 < n; k0 += kPiece) {
-    const int64_t m = std::min(kPiece, n - k0);
-    dequantize_row(t, src + static_cast<size_t>(k0 / tr.block_size) * static_cast<size_t>(tr.type_size), buf, m);
-    decode_f32(buf, out + k0, m);
-  }
-}
-
 struct alignas(64) TileConfig {
   uint8_t palette = 1, start_row = 0;
   uint8_t reserved[14] = {};
@@ -200,7 +187,7 @@ void decode_bf16(GgmlType t, const void* row, uint16_t* out, int64_t K) {
     case GgmlType::F32: return decode_f32(static_cast<const float*>(row), out, K);
     case GgmlType::F16: return decode_f16(static_cast<const uint16_t*>(row), out, K);
     case GgmlType::BF16: std::memcpy(out, row, static_cast<size_t>(K) * sizeof(uint16_t)); return;
-    default: return decode_generic(t, row, out, K);
+    default: return scalar::decode_bf16(t, row, out, K);  // the twin: dequantize_row, then rounding
   }
 }
 

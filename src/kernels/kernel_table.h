@@ -137,6 +137,9 @@ struct PagedLatentCache;
 struct MlaQueries;
 void mla_attention_paged_with(const KernelTable& table, const PagedLatentCache& cache, const MlaQueries& q,
                               float scale, ThreadPool& pool);
+// Row t of a paged latent cache (rows of w values) widened to f32 with the table's converters.
+void latent_row_f32(const KernelTable& table, const PagedLatentCache& cache, const uint8_t* const* blocks, int64_t t,
+                    int64_t w, float* out);
 bool mla_attention_prompt_with(const KernelTable& table, const PagedLatentCache& cache, const MlaQueries& q,
                                int64_t first_pos, float scale, ThreadPool& pool);
 

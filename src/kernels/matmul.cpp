@@ -8,9 +8,9 @@
 // panels and multiplies them by all of the part's tokens.
 #include <algorithm>
 #include <memory>
-#include <new>
 #include <vector>
 
+#include "kernels/aligned_array.h"
 #include "kernels/kernel_table.h"
 #include "kernels/matmul.h"
 #include "util/error.h"
@@ -55,15 +55,6 @@ struct Prepared {
   bool gemm = false;             // tile products: act is the packed bf16 buffer
 };
 
-// 64-byte aligned scratch (tile loads of whole cache lines), left uninitialised.
-struct AlignedFree {
-  void operator()(uint16_t* p) const { ::operator delete[](p, std::align_val_t{64}); }
-};
-using Bf16Buffer = std::unique_ptr<uint16_t[], AlignedFree>;
-Bf16Buffer bf16_buffer(size_t n) {
-  return Bf16Buffer(static_cast<uint16_t*>(::operator new[](std::max<size_t>(n, 1) * sizeof(uint16_t), std::align_val_t{64})));
-}
-
 void validate(const MatmulJob& j) {
   if (!j.W) fail("matmul: job without a weight tensor");
   const TensorView& W = *j.W;
@@ -94,8 +85,7 @@ void validate(const MatmulJob& j) {
     fail("matmul ", W.name, ": output stride ", j.y_stride, " is shorter than ", n_rows, " outputs");
 }
 
-// Multiplies rows [r_begin, r_end) of job p by its tokens [t_begin, t_end).
-// Decode-shaped: rows [r_begin, r_end) streamed from memory as kStreams interleaved parts, each
+// Decode-shaped (at most kStreamTokens tokens): rows [r_begin, r_end) streamed from memory as kStreams interleaved parts, each
 // with its own software prefetch running ahead: independent address streams keep more
 // cache-line fills in flight than one (measured: kernels_bench MatVec +25-35 %, decode +30 %).
 void run_stream(const Prepared& p, int64_t r_begin, int64_t r_end, int64_t t_begin, int64_t t_end) {
@@ -111,9 +101,6 @@ void run_stream(const Prepared& p, int64_t r_begin, int64_t r_end, int64_t t_beg
     st[i].pf = row_addr(st[i].r) & ~uintptr_t{63};
     st[i].pf_end = row_addr(st[i].end);
   }
-  const uint8_t* a = p.act + p.act_stride * static_cast<size_t>(t_begin);
-  const int nt = static_cast<int>(t_end - t_begin);  // <= kStreamTokens <= dot_tokens
-  float* yt = p.y + t_begin * p.y_stride;
   for (bool any = true; any;) {
     any = false;
     for (Stream& s : st) {
@@ -121,18 +108,17 @@ void run_stream(const Prepared& p, int64_t r_begin, int64_t r_end, int64_t t_beg
       any = true;
       for (const uintptr_t want = std::min(s.pf_end, row_addr(s.r + 1) + kPrefetchBytes); s.pf < want; s.pf += 64)
         __builtin_prefetch(reinterpret_cast<const void*>(s.pf), 0, 3);
-      p.wk.dot(p.K, p.w + p.wrow * static_cast<size_t>(s.r), a, p.act_stride, nt, yt + s.r, static_cast<size_t>(p.y_stride));
+      for (int64_t t = t_begin; t < t_end; t += p.dot_tokens)  // one call unless a table takes < 4 rows
+        p.wk.dot(p.K, p.w + p.wrow * static_cast<size_t>(s.r), p.act + p.act_stride * static_cast<size_t>(t),
+                 p.act_stride, static_cast<int>(std::min<int64_t>(p.dot_tokens, t_end - t)), p.y + t * p.y_stride + s.r,
+                 static_cast<size_t>(p.y_stride));
       ++s.r;
     }
   }
 }
 
+// Prefill-shaped: rows [r_begin, r_end) of job p times its tokens [t_begin, t_end), tile by tile.
 void run_tile(const Prepared& p, int64_t r_begin, int64_t r_end, int64_t t_begin, int64_t t_end) {
-  const bool stream = p.n_tokens <= kStreamTokens;
-  if (stream && t_end - t_begin <= p.dot_tokens) return run_stream(p, r_begin, r_end, t_begin, t_end);
-  const auto row_addr = [&](int64_t r) { return reinterpret_cast<uintptr_t>(p.w + p.wrow * static_cast<size_t>(r)); };
-  const uintptr_t pf_end = row_addr(r_end);
-  uintptr_t pf = row_addr(r_begin) & ~uintptr_t{63};
   // Tokens outside rows within a tile: the (up to 4) activation rows of one dot call stay in L1
   // across the tile's rows, and the tile's weights stay in L2 across the tokens.
   for (int64_t r0 = r_begin; r0 < r_end; r0 += p.tile_rows) {
@@ -141,13 +127,9 @@ void run_tile(const Prepared& p, int64_t r_begin, int64_t r_end, int64_t t_begin
       const int nt = static_cast<int>(std::min<int64_t>(p.dot_tokens, t_end - t));
       const uint8_t* a = p.act + p.act_stride * static_cast<size_t>(t);
       float* yt = p.y + t * p.y_stride;
-      for (int64_t r = r0; r < r1; ++r) {
-        if (stream)
-          for (const uintptr_t want = std::min(pf_end, row_addr(r + 1) + kPrefetchBytes); pf < want; pf += 64)
-            __builtin_prefetch(reinterpret_cast<const void*>(pf), 0, 3);
+      for (int64_t r = r0; r < r1; ++r)
         p.wk.dot(p.K, p.w + p.wrow * static_cast<size_t>(r), a, p.act_stride, nt, yt + r,
                  static_cast<size_t>(p.y_stride));
-      }
     }
   }
 }
@@ -200,9 +182,8 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
   parts.reserve(jobs.size());
   for (const MatmulJob& j : jobs) {
     validate(j);
-    const GgmlType wt = j.W->type;
-    const bool quantized = wt != GgmlType::F32 && wt != GgmlType::F16;  // BF16 weights are exact in bf16
-    if (!kt.gemm_prompts || j.prompt_from >= j.n_tokens || !quantized || j.W->ne[0] % kGemmChunk != 0) {
+    if (!kt.gemm_prompts || j.prompt_from >= j.n_tokens || !prompt_tiles_allowed(j.W->type) ||
+        j.W->ne[0] % kGemmChunk != 0) {
       parts.push_back({j, false});
       continue;
     }
@@ -242,30 +223,23 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
     p.wrow = W.row_size();
     p.w = W.data + p.wrow * static_cast<size_t>(j.row_begin);
     p.gemm = part.gemm;
-    if (p.gemm) {
-      p.act_stride = 0;  // packed: tokens are interleaved, see gemm_packed_index
-      for (size_t e = 0; e < prep.size() && p.shares_act_of < 0; ++e) {
-        const MatmulJob& o = *prep[e].job;
-        if (prep[e].gemm && o.x == j.x && prep[e].K == p.K && (o.x_stride ? o.x_stride : prep[e].K) == x_stride &&
-            prep[e].n_tokens == p.n_tokens)
-          p.shares_act_of = static_cast<int64_t>(e);
-      }
-      if (p.shares_act_of < 0) {
-        p.qbuf_offset = packed_elems;
-        packed_elems += static_cast<size_t>(gemm_padded_tokens(p.n_tokens) * p.K);
-      }
-    } else if (!p.wk.quantize) {
+    if (!p.gemm && !p.wk.quantize) {
       p.act = reinterpret_cast<const uint8_t*>(j.x);
       p.act_stride = static_cast<size_t>(x_stride) * sizeof(float);
     } else {
-      p.act_stride = static_cast<size_t>(p.K / p.wk.act_block) * static_cast<size_t>(p.wk.act_block_bytes);
+      // Quantised (or, for tile products, packed: act_stride 0, tokens interleaved as in
+      // gemm_packed_index) once per distinct input.
+      p.act_stride = p.gemm ? 0 : static_cast<size_t>(p.K / p.wk.act_block) * static_cast<size_t>(p.wk.act_block_bytes);
       for (size_t e = 0; e < prep.size() && p.shares_act_of < 0; ++e) {
         const MatmulJob& o = *prep[e].job;
-        if (!prep[e].gemm && prep[e].wk.quantize == p.wk.quantize && o.x == j.x && prep[e].K == p.K &&
-            (o.x_stride ? o.x_stride : prep[e].K) == x_stride && prep[e].n_tokens == p.n_tokens)
+        if (prep[e].gemm == p.gemm && (p.gemm || prep[e].wk.quantize == p.wk.quantize) && o.x == j.x &&
+            prep[e].K == p.K && (o.x_stride ? o.x_stride : prep[e].K) == x_stride && prep[e].n_tokens == p.n_tokens)
           p.shares_act_of = static_cast<int64_t>(e);
       }
-      if (p.shares_act_of < 0) {
+      if (p.shares_act_of < 0 && p.gemm) {
+        p.qbuf_offset = packed_elems;
+        packed_elems += static_cast<size_t>(gemm_padded_tokens(p.n_tokens) * p.K);
+      } else if (p.shares_act_of < 0) {
         p.qbuf_offset = qbuf_bytes;
         qbuf_bytes += p.act_stride * static_cast<size_t>(p.n_tokens);
       }
@@ -277,7 +251,7 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
   // Activations: every distinct input quantised once, in parallel when there is enough of it.
   // Tile-product inputs are packed to bf16 instead (padding tokens zeroed).
   const auto qbuf = std::make_unique_for_overwrite<uint8_t[]>(qbuf_bytes);  // fully written below
-  const Bf16Buffer packed = bf16_buffer(packed_elems);
+  const auto packed = aligned_array<uint16_t>(packed_elems);
   struct QuantItem { size_t job; int64_t token; };
   std::vector<QuantItem> items;
   int64_t quant_values = 0;
@@ -335,7 +309,7 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
   }
 
   const size_t panel_elems = static_cast<size_t>(max_panel_elems);
-  const Bf16Buffer panels = bf16_buffer(panel_elems * static_cast<size_t>(pool.size()));
+  const auto panels = aligned_array<uint16_t>(panel_elems * static_cast<size_t>(pool.size()));
   pool.run(n_tasks, [&](int64_t task, int thread) {
     const auto it = std::upper_bound(prep.begin(), prep.end(), task,
                                      [](int64_t t, const Prepared& p) { return t < p.first_task; });
@@ -345,9 +319,12 @@ void matmul_batch_with(const KernelTable& kt, std::span<const MatmulJob> jobs, T
     const int64_t r_begin = rc * p.rows_per_chunk, r_end = std::min(p.rows, r_begin + p.rows_per_chunk);
     const int64_t t_begin = tb * p.token_block, t_end = std::min(p.n_tokens, t_begin + p.token_block);
     if (p.gemm) run_gemm(kt, p, r_begin, r_end, panels.get() + panel_elems * static_cast<size_t>(thread));
+    else if (p.n_tokens <= kStreamTokens) run_stream(p, r_begin, r_end, t_begin, t_end);
     else run_tile(p, r_begin, r_end, t_begin, t_end);
   });
 }
+
+bool prompt_tiles_allowed(GgmlType t) { return t != GgmlType::F32 && t != GgmlType::F16; }
 
 const char* kernel_set_name() { return active_table().name; }
 bool prompt_tile_products() { return active_table().gemm_prompts; }

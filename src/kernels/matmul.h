@@ -75,6 +75,11 @@ void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool& pool);
 // True if matmul accepts weights of type t.
 bool matmul_supports(GgmlType t);
 
+// Whether prompt tokens of a product with weights of type t may take the tile products' bf16
+// numerics (see matmul): quantised and BF16 weights yes; F32/F16 weights ask for exact evaluation.
+// The model applies the same rule to a layer's attention (mla_attention_prompt).
+bool prompt_tiles_allowed(GgmlType t);
+
 // The kernel set in use ("scalar", "avx2", "avx512-vnni", "avx512-amx"), for reports; whether
 // prompt tokens get tile products (see matmul).
 const char* kernel_set_name();

@@ -47,6 +47,14 @@ struct Scratch {
 
 }  // namespace
 
+void latent_row_f32(const KernelTable& k, const PagedLatentCache& c, const uint8_t* const* blocks, int64_t t,
+                    int64_t w, float* out) {
+  const uint8_t* src = blocks[t / c.block_rows] + static_cast<size_t>(t % c.block_rows) * c.row_bytes;
+  if (c.type == GgmlType::F16) k.f16_to_f32(reinterpret_cast<const uint16_t*>(src), out, w);
+  else if (c.type == GgmlType::Q8_0) k.q8_0_to_f32(src, out, w);
+  else std::memcpy(out, src, static_cast<size_t>(w) * sizeof(float));
+}
+
 void mla_attention_paged_with(const KernelTable& k, const PagedLatentCache& c, const MlaQueries& q, float scale,
                               ThreadPool& pool) {
   if (c.type != GgmlType::F32 && c.type != GgmlType::F16 && c.type != GgmlType::Q8_0)
@@ -107,14 +115,7 @@ void mla_attention_paged_with(const KernelTable& k, const PagedLatentCache& c, c
       }
       for (int64_t t0 = t_begin; t0 < t_end; t0 += kTileRows) {
         const int64_t nr = std::min(kTileRows, t_end - t0);
-        for (int64_t r = 0; r < nr; ++r) {
-          const int64_t t = t0 + r;
-          const uint8_t* src = blocks[t / c.block_rows] + static_cast<size_t>(t % c.block_rows) * c.row_bytes;
-          float* dst = s.tile.data() + r * W;
-          if (c.type == GgmlType::F16) k.f16_to_f32(reinterpret_cast<const uint16_t*>(src), dst, W);
-          else if (c.type == GgmlType::Q8_0) k.q8_0_to_f32(src, dst, W);
-          else std::memcpy(dst, src, static_cast<size_t>(W) * sizeof(float));
-        }
+        for (int64_t r = 0; r < nr; ++r) latent_row_f32(k, c, blocks, t0 + r, W, s.tile.data() + r * W);
         k.attn_scores(s.tile.data(), static_cast<size_t>(W), nr, s.qcat.data(), static_cast<size_t>(W), H,
                       s.scores.data(), kTileRows, W);
         for (int64_t h = 0; h < H; ++h) {

@@ -16,10 +16,9 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
-#include <memory>
-#include <new>
 #include <vector>
 
+#include "kernels/aligned_array.h"
 #include "kernels/kernel_table.h"
 #include "kernels/mla_attention.h"
 #include "tensor/float_convert.h"
@@ -31,27 +30,6 @@ namespace {
 constexpr int64_t kRowBlock = 64;  // query rows (token, head) per task
 
 int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
-
-template <class T>
-struct AlignedFree {
-  void operator()(T* p) const { ::operator delete[](p, std::align_val_t{64}); }
-};
-template <class T>
-using Aligned = std::unique_ptr<T[], AlignedFree<T>>;
-template <class T>
-Aligned<T> aligned(size_t n) {  // uninitialised, 64-byte aligned (whole cache lines per tile row)
-  return Aligned<T>(static_cast<T*>(::operator new[](std::max<size_t>(n, 1) * sizeof(T), std::align_val_t{64})));
-}
-
-// Cache row t widened to f32 (W values).
-void row_f32(const KernelTable& k, const PagedLatentCache& c, int64_t t, int64_t W, float* out) {
-  const uint8_t* row = c.blocks[t / c.block_rows] + c.row_bytes * static_cast<size_t>(t % c.block_rows);
-  switch (c.type) {
-    case GgmlType::F32: std::memcpy(out, row, static_cast<size_t>(W) * sizeof(float)); return;
-    case GgmlType::F16: k.f16_to_f32(reinterpret_cast<const uint16_t*>(row), out, W); return;
-    default: k.q8_0_to_f32(row, out, W); return;
-  }
-}
 
 }  // namespace
 
@@ -70,15 +48,15 @@ bool mla_attention_prompt_with(const KernelTable& kt, const PagedLatentCache& c,
   const int64_t key_chunks = keys_pad / kGemmChunk, w_chunks = W / kGemmChunk;
   // K: key groups of 16 keys, w_chunks tiles each. V: groups of 16 latent dims, key_chunks
   // tiles each; tile row p of chunk c holds keys 32c + 2p, 32c + 2p + 1 of the group's dims.
-  const auto kpk = aligned<uint16_t>(static_cast<size_t>(keys_pad * W));
-  const auto vpk = aligned<uint16_t>(static_cast<size_t>(R * keys_pad));
-  std::vector<Aligned<float>> rows32(static_cast<size_t>(pool.size()));
-  for (auto& r : rows32) r = aligned<float>(static_cast<size_t>(kGemmTokens * W));
+  const auto kpk = aligned_array<uint16_t>(static_cast<size_t>(keys_pad * W));
+  const auto vpk = aligned_array<uint16_t>(static_cast<size_t>(R * keys_pad));
+  std::vector<AlignedArray<float>> rows32(static_cast<size_t>(pool.size()));
+  for (auto& r : rows32) r = aligned_array<float>(static_cast<size_t>(kGemmTokens * W));
   pool.run(key_chunks, [&](int64_t kb, int thread) {
     float* rows = rows32[thread].get();
     const int64_t k0 = kb * kGemmTokens, valid = std::min<int64_t>(kGemmTokens, n_keys - k0);
     for (int64_t j = 0; j < kGemmTokens; ++j) {
-      if (j < valid) row_f32(kt, c, k0 + j, W, rows + j * W);
+      if (j < valid) latent_row_f32(kt, c, c.blocks, k0 + j, W, rows + j * W);
       else std::fill_n(rows + j * W, W, 0.0f);  // padding keys: zero K and V
     }
     for (int64_t g = 0; g < 2; ++g)
@@ -92,16 +70,16 @@ bool mla_attention_prompt_with(const KernelTable& kt, const PagedLatentCache& c,
   });
 
   struct Scratch {
-    Aligned<float> qcat, s;
-    Aligned<uint16_t> qpanel, ppanel;
+    AlignedArray<float> qcat, s;
+    AlignedArray<uint16_t> qpanel, ppanel;
   };
   const int64_t q_stride = gemm_panel_stride(W), p_stride_max = gemm_panel_stride(keys_pad);
   std::vector<Scratch> scratch(static_cast<size_t>(pool.size()));
   for (auto& s : scratch) {
-    s.qcat = aligned<float>(static_cast<size_t>(kRowBlock * W));
-    s.s = aligned<float>(static_cast<size_t>(kRowBlock * keys_pad));
-    s.qpanel = aligned<uint16_t>(static_cast<size_t>(kRowBlock * q_stride));
-    s.ppanel = aligned<uint16_t>(static_cast<size_t>(kRowBlock * p_stride_max));
+    s.qcat = aligned_array<float>(static_cast<size_t>(kRowBlock * W));
+    s.s = aligned_array<float>(static_cast<size_t>(kRowBlock * keys_pad));
+    s.qpanel = aligned_array<uint16_t>(static_cast<size_t>(kRowBlock * q_stride));
+    s.ppanel = aligned_array<uint16_t>(static_cast<size_t>(kRowBlock * p_stride_max));
   }
   const int64_t n_rows = NQ * H;
   pool.run((n_rows + kRowBlock - 1) / kRowBlock, [&](int64_t task, int thread) {

@@ -103,9 +103,8 @@ class DeepSeek2 final : public Model {
       kernels::matmul(L.q_b, qa_.data(), T, q.data(), pool_, pf);
     }
     // Normalise the latent, rotate the shared rope key, cache (distinct rows: tokens in parallel).
-    for_range(pool_, T * (row + int64_t{H} * qk), [&](int64_t b, int64_t e) {
-      const int64_t per = row + int64_t{H} * qk;  // the loop's work per token, for the split
-      for (int64_t t = (b + per - 1) / per; t < (e + per - 1) / per; ++t) {
+    for_rows(pool_, T, row + int64_t{H} * qk, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
         float* r = kva_.data() + t * row;
         rmsnorm_rows(r, L.kv_a_norm.data(), r, 1, R, hp_.rms_eps);
         rope_.apply(r + R, fb.pos[t]);
@@ -155,10 +154,9 @@ class DeepSeek2 final : public Model {
     // attention where the CPU has it, one sequence at a time; everything else, and everything
     // where it does not, the f32 tiles in one call. Like the matrix products (matmul.h), F32/F16
     // models are evaluated exactly; quantised and BF16 ones take the bf16 path.
-    const GgmlType wt = L.kv_a.type;
-    const bool float_model = wt == GgmlType::F32 || wt == GgmlType::F16;
+    const bool tiles = kernels::prompt_tiles_allowed(L.kv_a.type);
     int64_t paged_queries = T;
-    for (size_t s = fb.seqs.size(); s-- > 0 && !float_model;) {
+    for (size_t s = fb.seqs.size(); s-- > 0 && tiles;) {
       const auto& sq = fb.seqs[s];
       if (sq.first < fb.prompt_from) break;
       kernels::PagedLatentCache own = cache;
@@ -211,8 +209,8 @@ class DeepSeek2 final : public Model {
     if (T > 1) {
       for (int e = 0; e < E; ++e)
         for (size_t i = 0; i < by_expert[e].size(); ++i) gathered.push_back({e, static_cast<int64_t>(i)});
-      for_range(pool_, static_cast<int64_t>(gathered.size()) * D, [&](int64_t b, int64_t end) {
-        for (int64_t j = (b + D - 1) / D; j < (end + D - 1) / D; ++j) {
+      for_rows(pool_, static_cast<int64_t>(gathered.size()), D, [&](int64_t j0, int64_t j1) {
+        for (int64_t j = j0; j < j1; ++j) {
           const auto [e, i] = gathered[j];
           std::memcpy(xs.get() + y_off[e] + i * D, xn + by_expert[e][i].first * D, D * sizeof(float));
         }
@@ -238,8 +236,8 @@ class DeepSeek2 final : public Model {
     for (int e = 0; e < E; ++e)
       for (size_t i = 0; i < by_expert[e].size(); ++i)
         parts[by_expert[e][i].first].push_back({ys.get() + y_off[e] + i * D, by_expert[e][i].second});
-    for_range(pool_, T * D, [&](int64_t b, int64_t end) {
-      for (int64_t t = (b + D - 1) / D; t < (end + D - 1) / D; ++t) {
+    for_rows(pool_, T, D, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
         float* o = out + t * D;
         std::fill(o, o + D, 0.0f);
         for (const auto& [y, wgt] : parts[t])

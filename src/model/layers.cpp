@@ -29,10 +29,15 @@ void rmsnorm_rows(const float* x, const float* w, float* y, int64_t rows, int64_
 }
 
 void rmsnorm_rows(const float* x, const float* w, float* y, int64_t rows, int64_t n, float eps, ThreadPool& pool) {
-  for_range(pool, rows * n, [&](int64_t b, int64_t e) {
-    // Whole rows only: round the element range to the rows it starts.
-    const int64_t r0 = (b + n - 1) / n, r1 = (e + n - 1) / n;
-    if (r1 > r0) rmsnorm_rows(x + r0 * n, w, y + r0 * n, r1 - r0, n, eps);
+  for_rows(pool, rows, n, [&](int64_t r0, int64_t r1) { rmsnorm_rows(x + r0 * n, w, y + r0 * n, r1 - r0, n, eps); });
+}
+
+void for_rows(ThreadPool& pool, int64_t rows, int64_t row_elems, const std::function<void(int64_t, int64_t)>& fn) {
+  const int64_t per = std::max<int64_t>(row_elems, 1);
+  for_range(pool, rows * per, [&](int64_t b, int64_t e) {
+    // Row r belongs to the range holding its first element r * per.
+    const int64_t r0 = (b + per - 1) / per, r1 = (e + per - 1) / per;
+    if (r1 > r0) fn(r0, r1);
   });
 }
 

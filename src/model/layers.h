@@ -29,6 +29,9 @@ void rmsnorm_rows(const float* x, const float* w, float* y, int64_t rows, int64_
 // fn(begin, end) over [0, n) in element ranges: on the pool when n is large enough to repay a
 // pool run (prompt processing), else inline (decode). The work must be independent per element.
 void for_range(ThreadPool& pool, int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+// The same over `rows` independent rows of about `row_elems` elements of work each: fn gets
+// whole-row ranges [r0, r1).
+void for_rows(ThreadPool& pool, int64_t rows, int64_t row_elems, const std::function<void(int64_t, int64_t)>& fn);
 
 // out = down · (silu(gate · x) ⊙ (up · x)) for T rows of x (width gate.ne[0]); rows from
 // prompt_from on are prompt tokens (matmul.h).
