@@ -150,13 +150,6 @@ Rss read_rss() {
   return r;
 }
 
-model::KvType parse_kv_type(const std::string& s) {
-  if (s == "f16") return model::KvType::F16;
-  if (s == "q8_0") return model::KvType::Q8_0;
-  if (s == "f32") return model::KvType::F32;
-  fail("--kv-type: unknown KV cache type '", s, "' (f16, q8_0, f32)");
-}
-
 std::vector<int64_t> parse_depths(const std::string& text) {
   std::vector<int64_t> out;
   std::stringstream ss(text);
@@ -222,14 +215,14 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-r,--reps", o->reps, "repetitions; medians are reported")->capture_default_str();
   cmd->add_option("--ctx", o->ctx, "context depths for decoding, e.g. 0,4096 (that many tokens are prefilled, untimed, first)")
       ->capture_default_str();
-  cmd->add_option("--kv-type", o->kv, "KV cache type: f16 | q8_0 | f32")->capture_default_str();
+  cmd->add_option("--kv-type", o->kv, "KV cache type: f16 | bf16 | q8_0 | f32")->capture_default_str();
   cmd->add_option("--bw-gb", o->bw_gb, "size of the bandwidth-test buffer in GB (0: skip)")->capture_default_str();
   cmd->add_option("--price-per-hour", o->price, "machine price in USD per hour: prints cost per million tokens");
   cmd->add_flag("--json", o->json, "print one JSON object instead of text");
   cmd->callback([o] {
     if (o->reps < 1) fail("-r: repetitions must be at least 1, got ", o->reps);
     if (o->p < 0 || o->n < 0) fail("-p/-n: token counts must be non-negative (", o->p, ", ", o->n, ")");
-    const model::KvType kv_type = parse_kv_type(o->kv);
+    const model::KvType kv_type = model::parse_kv_type(o->kv);
     const std::vector<int64_t> depths = parse_depths(o->ctx);
     ThreadPool pool(o->threads);
     auto log = [&](const char* msg) {

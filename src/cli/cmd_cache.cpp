@@ -98,13 +98,6 @@ void add_clear(CLI::App& parent) {
   });
 }
 
-model::KvType parse_kv(const std::string& s) {
-  if (s == "f16") return model::KvType::F16;
-  if (s == "f32") return model::KvType::F32;
-  if (s == "q8_0") return model::KvType::Q8_0;
-  fail("--kv-type: expected f16, q8_0 or f32, got \"", s, "\"");
-}
-
 // Time to first token of one request with a single new token to generate.
 double ttft_ms(engine::Engine& e, const std::vector<int32_t>& prompt, int32_t* cached) {
   engine::GenerateRequest r;
@@ -134,7 +127,7 @@ void add_bench(CLI::App& parent) {
   cmd->add_option("-m,--model", o->model, "GGUF file or Hugging Face folder")->required();
   cmd->add_option("-p,--prompt-tokens", o->tokens, "prompt length in tokens")->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)");
-  cmd->add_option("--kv-type", o->kv, "KV cache type: f16 | q8_0 | f32")->capture_default_str();
+  cmd->add_option("--kv-type", o->kv, "KV cache type: f16 | bf16 | q8_0 | f32")->capture_default_str();
   cmd->add_option("--cache-dir", o->dir,
                   "where the temporary cache folder goes (default: the system temp folder); it is deleted after");
   cmd->add_flag("--json", o->json, "print one JSON object");
@@ -162,7 +155,7 @@ void add_bench(CLI::App& parent) {
     engine::EngineOptions eo;
     eo.max_parallel = 1;
     eo.ctx_size = o->tokens + 8;
-    eo.kv_type = parse_kv(o->kv);
+    eo.kv_type = model::parse_kv_type(o->kv);
     const int64_t per_token = static_cast<int64_t>(m->info().kv_layout.n_layers) *
                               m->info().kv_layout.values_per_token * 4;
     eo.cache_ram_bytes = std::max<int64_t>(eo.cache_ram_bytes, 2 * per_token * eo.ctx_size);

@@ -21,13 +21,13 @@ void add_logits_command(CLI::App& app) {
   cmd->add_option("-m,--model", o->model, "GGUF file or Hugging Face folder")->required();
   cmd->add_option("--ids", o->ids, "token ids, e.g. 1,5,9")->required();
   cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)");
-  cmd->add_option("--kv-type", o->kv, "KV cache type: f32 | f16 | q8_0")->capture_default_str();
+  cmd->add_option("--kv-type", o->kv, "KV cache type: f32 | f16 | bf16 | q8_0")->capture_default_str();
   cmd->callback([o] {
     const auto ids = parse_ids(o->ids);
     if (ids.empty()) fail("--ids: no token ids given");
     ThreadPool pool(o->threads);
     auto m = model::load_model(o->model, pool);
-    const model::KvType kv = o->kv == "f16" ? model::KvType::F16 : o->kv == "q8_0" ? model::KvType::Q8_0 : model::KvType::F32;
+    const model::KvType kv = model::parse_kv_type(o->kv);
     model::SingleSequence seq(*m, static_cast<int64_t>(ids.size()), kv);
     const auto& logits = seq.prompt(ids, true);
     const int64_t V = m->info().vocab_size;

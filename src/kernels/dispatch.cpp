@@ -99,6 +99,9 @@ const KernelTable& scalar_table() {
     t.pack_bf16 = scalar::pack_bf16;  // twins only: gemm_prompts stays false
     t.decode_bf16 = scalar::decode_bf16;
     t.gemm_bf16 = scalar::gemm_bf16;
+    t.pack_latent_bf16 = scalar::pack_latent_bf16;
+    t.mla_pair_scores = scalar::mla_pair_scores;
+    t.mla_pair_values = scalar::mla_pair_values;
     return t;
   }();
   return table;

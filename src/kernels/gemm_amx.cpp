@@ -10,11 +10,7 @@
 // Everything here runs only after dispatch.cpp has checked AMX-TILE, AMX-BF16 and AVX512-BF16
 // and the OS granted tile state (cpu_features). No inline helper is shared by name with code
 // built for another ISA (see simd_avx512.h for why): all helpers are in an unnamed namespace.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "kernels/intrinsics_avx512.h"
 
 #include <algorithm>
 #include <cstring>
@@ -167,13 +163,6 @@ void decode_f16(const uint16_t* x, uint16_t* out, int64_t n) {
   }
 }
 
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 }  // namespace
 
 void decode_bf16(GgmlType t, const void* row, uint16_t* out, int64_t K) {
@@ -215,11 +204,7 @@ void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t
   // Tiles 0-3 accumulate C for (rows 0-15 | 16-31) x (tokens 0-15 | 16-31) of a 32-token group;
   // 4 and 5 hold the two 16-row halves of the panel's current chunk, 6 and 7 the two 16-token
   // halves of the packed activations: 4 loads feed 4 products.
-  TileConfig cfg;
-  for (int i = 0; i < 8; ++i) {
-    cfg.colsb[i] = 64;
-    cfg.rows[i] = 16;
-  }
+  const TileConfig cfg = full_tiles();
   _tile_loadconfig(&cfg);
   const int64_t chunks = K / kGemmChunk;
   const size_t a_stride = static_cast<size_t>(gemm_panel_stride(K)) * sizeof(uint16_t);
@@ -277,6 +262,9 @@ KernelTable make_amx_table() {
   t.pack_bf16 = amx::pack_bf16;
   t.decode_bf16 = amx::decode_bf16;
   t.gemm_bf16 = amx::gemm_bf16;
+  t.pack_latent_bf16 = amx::pack_latent_bf16;
+  t.mla_pair_scores = amx::mla_pair_scores;
+  t.mla_pair_values = amx::mla_pair_values;
   return t;
 }
 

@@ -49,6 +49,38 @@ using DecodeBf16Fn = void (*)(GgmlType t, const void* row, uint16_t* out, int64_
 // Panel rows >= n_rows and packed tokens >= n_tokens are read but never reach y.
 using GemmBf16Fn = void (*)(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t packed_chunks,
                             int64_t n_tokens, int64_t n_rows, float* y, size_t y_stride, bool out_rows);
+// One 32-key chunk of latent-cache rows packed for both MLA attention tile products
+// (mla_attention_prompt.cpp, mla_attention_decode.cpp). rows[i] (i < n_valid <= 32) is a cache
+// row of W = R + rope values in `type` (F32, F16, Q8_0 blocks of an f16 scale and 32 int8, or
+// BF16 values 4 bytes apart: a row of a pair-layout cache, latent_row_ptr);
+// R and W are multiples of 32; keys n_valid..31 are zeros. Values are rounded to bf16 (nearest
+// even) and written twice:
+//  - keys, as the packed operand of S = Q·Kᵀ (keys are the tokens, the W values the summed
+//    index): the chunk's two 16-key groups, 2·W/32 tiles at keys, i.e. keys[gemm_packed_index(W, i, d)];
+//  - values, as the packed operand of O = E·V (the R latent dims are the tokens, keys the summed
+//    index): the tile of dims [16g, 16g + 16) at values + g * value_group_stride, i.e.
+//    values[(d / 16) * value_group_stride + gemm_packed_index(32, d % 16, i)] for d < R.
+// A buffer of n chunks for the whole cache uses value_group_stride = 512 * n and puts chunk c's
+// keys at keys + 32 * c * W and its values at values + 512 * c.
+using PackLatentFn = void (*)(const uint8_t* const* rows, GgmlType type, int64_t n_valid, int64_t R, int64_t W,
+                              uint16_t* keys, uint16_t* values, size_t value_group_stride);
+
+// MLA decode attention straight from a pair-layout BF16 cache (mla_attention.h; AMX,
+// attention_amx.cpp): rows are taken in groups of 32 (16 pairs, one tile's rows: pair p of a
+// group at group + 2 * p * row_bytes), heads 16 at a time (tile rows). A tile row of the cache
+// holds 16 values of two rows, so the scores use two query tiles per 16 values, one with the
+// query in the even words and zeros in the odd ones (scoring the even rows) and one the other
+// way round: for chunk c < W / 16 the tiles are at q + (2c + e) * 512, row r holding, for each
+// head h, word 2h + e = bf16(q_h[16c + r]) and word 2h + 1 - e = 0.
+inline constexpr int64_t mla_pair_query_words(int64_t W) { return W / 16 * 2 * 512; }
+// s[h * s_stride + 32 j + k] = Σ_d q_h[d] · row_{32j+k}[d] over d < W for h < 16, k < 32, j <
+// n_groups (group j at groups[j]); bf16 products, f32 sums.
+using MlaPairScoresFn = void (*)(const uint8_t* const* groups, int64_t n_groups, size_t row_bytes, int64_t W,
+                                 const uint16_t* q, float* s, size_t s_stride);
+// o[h * o_stride + d] = Σ_k e[h * e_stride + k] · row_k[d] for h < 16 (o has 16 rows), d < R (a
+// multiple of 32), keys k < 32 · n_groups of the groups in order; bf16 products, f32 sums.
+using MlaPairValuesFn = void (*)(const uint8_t* const* groups, int64_t n_groups, size_t row_bytes, int64_t R,
+                                 const uint16_t* e, size_t e_stride, float* o, size_t o_stride);
 
 struct KernelTable {
   const char* name = "";
@@ -99,6 +131,9 @@ struct KernelTable {
   PackBf16Fn pack_bf16 = nullptr;
   DecodeBf16Fn decode_bf16 = nullptr;
   GemmBf16Fn gemm_bf16 = nullptr;
+  PackLatentFn pack_latent_bf16 = nullptr;
+  MlaPairScoresFn mla_pair_scores = nullptr;
+  MlaPairValuesFn mla_pair_values = nullptr;
 };
 
 // Plain C++ kernels; always available.
@@ -137,11 +172,19 @@ struct PagedLatentCache;
 struct MlaQueries;
 void mla_attention_paged_with(const KernelTable& table, const PagedLatentCache& cache, const MlaQueries& q,
                               float scale, ThreadPool& pool);
+// Validates a batch of queries over a paged cache (whale::Error naming `who`: cache type, sizes,
+// null pointers, negative key counts); returns the largest key count.
+int32_t check_paged_queries(const PagedLatentCache& cache, const MlaQueries& q, const char* who);
 // Row t of a paged latent cache (rows of w values) widened to f32 with the table's converters.
 void latent_row_f32(const KernelTable& table, const PagedLatentCache& cache, const uint8_t* const* blocks, int64_t t,
                     int64_t w, float* out);
 bool mla_attention_prompt_with(const KernelTable& table, const PagedLatentCache& cache, const MlaQueries& q,
                                int64_t first_pos, float scale, ThreadPool& pool);
+// partial_budget: bytes of per-block partial results held at once (whole queries at a time,
+// at least one); tests pass a small one to cut a batch into several waves.
+inline constexpr size_t kMlaDecodePartialBudget = size_t{64} << 20;
+bool mla_attention_decode_with(const KernelTable& table, const PagedLatentCache& cache, const MlaQueries& q,
+                               float scale, ThreadPool& pool, size_t partial_budget = kMlaDecodePartialBudget);
 
 // matmul (matmul.h) with an explicit table, so tests can compare the scalar and SIMD twins.
 void matmul_with(const KernelTable& table, const TensorView& W, const float* x,

@@ -30,8 +30,12 @@ void mla_attention(const LatentCacheView& cache, int64_t n_ctx, const float* q_l
                    ThreadPool& pool);
 
 // The same attention for a batch of queries over latent caches stored the way the KV pool stores
-// them (one sequence's, or each query its own: MlaQueries::seq_blocks): fixed-size blocks of rows, each row the kv_rank latent values then the
-// rope_dim rope values, all in `type` (F32, F16, or Q8_0 blocks of an f16 scale and 32 int8).
+// them (one sequence's, or each query its own: MlaQueries::seq_blocks): fixed-size blocks of
+// rows, each row the kv_rank latent values then the rope_dim rope values, all in `type` (F32,
+// F16, or Q8_0 blocks of an f16 scale and 32 int8), row t % block_rows of a block at
+// (t % block_rows) * row_bytes; or BF16 in pairs (model::KvType::BF16; block_rows even): rows 2p
+// and 2p + 1 share the 2 * row_bytes at 2p * row_bytes, value i of the even row at element 2i,
+// of the odd one at 2i + 1.
 struct PagedLatentCache {
   GgmlType type = GgmlType::F16;
   const uint8_t* const* blocks = nullptr;  // blocks[b]: row 0 of block b (row t: block t / block_rows)
@@ -39,6 +43,15 @@ struct PagedLatentCache {
   size_t row_bytes = 0;                    // bytes between consecutive rows of a block
   int64_t kv_rank = 0, rope_dim = 0;       // kv_rank + rope_dim a multiple of 32 for Q8_0
 };
+
+// Where row t of a paged latent cache starts (BF16 pairs: its first value; the others follow 4
+// bytes apart), the cache's blocks being `blocks`.
+inline const uint8_t* latent_row_ptr(const PagedLatentCache& c, const uint8_t* const* blocks, int64_t t) {
+  const int64_t slot = t % c.block_rows;
+  const uint8_t* block = blocks[t / c.block_rows];
+  if (c.type == GgmlType::BF16) return block + static_cast<size_t>(slot / 2 * 2) * c.row_bytes + slot % 2 * 2;
+  return block + static_cast<size_t>(slot) * c.row_bytes;
+}
 
 // Query i (< n_queries), head h (< n_heads) attends to cache rows [0, n_keys[i]):
 //   q_lat  at q_lat  + (i * n_heads + h) * kv_rank
@@ -73,5 +86,15 @@ void mla_attention_paged(const PagedLatentCache& cache, const MlaQueries& q, flo
 // multiples of 32: the caller then uses mla_attention_paged. Throws whale::Error as that does.
 bool mla_attention_prompt(const PagedLatentCache& cache, const MlaQueries& q, int64_t first_pos, float scale,
                           ThreadPool& pool);
+
+// Queries as for mla_attention_paged (any mix of sequences and key counts) with tile products
+// where the active table has them (AMX; mla_attention_decode.cpp): queries and cache rows
+// rounded to bf16, scores summed in f32, an f32 softmax, probabilities rounded to bf16 for the
+// weighted sum, f32 sums — the prompt queries' numerics (mla_attention_prompt). Keys are taken in
+// fixed blocks of kMlaDecodeKeys per task and the blocks merged in order, so a query's result
+// depends only on its own row and keys: not on the batch, the thread count or the pool's order.
+// Returns false and does nothing where mla_attention_prompt would; throws as mla_attention_paged.
+inline constexpr int64_t kMlaDecodeKeys = 128;
+bool mla_attention_decode(const PagedLatentCache& cache, const MlaQueries& q, float scale, ThreadPool& pool);
 
 }  // namespace whale::kernels

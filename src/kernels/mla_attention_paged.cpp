@@ -13,6 +13,7 @@
 
 #include "kernels/kernel_table.h"
 #include "kernels/mla_attention.h"
+#include "tensor/float_convert.h"
 #include "util/error.h"
 
 namespace whale::kernels {
@@ -49,33 +50,46 @@ struct Scratch {
 
 void latent_row_f32(const KernelTable& k, const PagedLatentCache& c, const uint8_t* const* blocks, int64_t t,
                     int64_t w, float* out) {
-  const uint8_t* src = blocks[t / c.block_rows] + static_cast<size_t>(t % c.block_rows) * c.row_bytes;
+  const int64_t slot = t % c.block_rows;
+  if (c.type == GgmlType::BF16) {
+    const auto* pair = reinterpret_cast<const uint16_t*>(blocks[t / c.block_rows] + static_cast<size_t>(slot / 2 * 2) * c.row_bytes);
+    for (int64_t i = 0; i < w; ++i) out[i] = bf16_to_f32(pair[2 * i + slot % 2]);
+    return;
+  }
+  const uint8_t* src = blocks[t / c.block_rows] + static_cast<size_t>(slot) * c.row_bytes;
   if (c.type == GgmlType::F16) k.f16_to_f32(reinterpret_cast<const uint16_t*>(src), out, w);
   else if (c.type == GgmlType::Q8_0) k.q8_0_to_f32(src, out, w);
   else std::memcpy(out, src, static_cast<size_t>(w) * sizeof(float));
 }
 
-void mla_attention_paged_with(const KernelTable& k, const PagedLatentCache& c, const MlaQueries& q, float scale,
-                              ThreadPool& pool) {
-  if (c.type != GgmlType::F32 && c.type != GgmlType::F16 && c.type != GgmlType::Q8_0)
-    fail("mla_attention_paged: latent cache type ", type_name(c.type), " is not F32, F16 or Q8_0");
-  if (q.n_queries < 0 || q.n_heads < 0 || c.kv_rank < 0 || c.rope_dim < 0 || c.block_rows <= 0)
-    fail("mla_attention_paged: bad size (queries ", q.n_queries, ", heads ", q.n_heads, ", kv_rank ", c.kv_rank,
+int32_t check_paged_queries(const PagedLatentCache& c, const MlaQueries& q, const char* who) {
+  if (c.type != GgmlType::F32 && c.type != GgmlType::F16 && c.type != GgmlType::Q8_0 && c.type != GgmlType::BF16)
+    fail(who, ": latent cache type ", type_name(c.type), " is not F32, F16, BF16 or Q8_0");
+  if (q.n_queries < 0 || q.n_heads < 0 || c.kv_rank < 0 || c.rope_dim < 0 || c.block_rows <= 0 ||
+      (c.type == GgmlType::BF16 && c.block_rows % 2 != 0))
+    fail(who, ": bad size (queries ", q.n_queries, ", heads ", q.n_heads, ", kv_rank ", c.kv_rank,
          ", rope_dim ", c.rope_dim, ", block_rows ", c.block_rows, ")");
-  const int64_t R = c.kv_rank, P = c.rope_dim, W = R + P, H = q.n_heads, NQ = q.n_queries;
-  if (NQ == 0 || H == 0) return;
-  if (c.type == GgmlType::Q8_0 && W % 32 != 0)
-    fail("mla_attention_paged: Q8_0 cache rows of ", W, " values are not whole blocks of 32");
-  if (!q.q_lat || !q.out || !q.n_keys || (P > 0 && !q.q_rope))
-    fail("mla_attention_paged: null query, key count or output pointer");
+  if (q.n_queries == 0 || q.n_heads == 0) return 0;
+  if (c.type == GgmlType::Q8_0 && (c.kv_rank + c.rope_dim) % 32 != 0)
+    fail(who, ": Q8_0 cache rows of ", c.kv_rank + c.rope_dim, " values are not whole blocks of 32");
+  if (!q.q_lat || !q.out || !q.n_keys || (c.rope_dim > 0 && !q.q_rope))
+    fail(who, ": null query, key count or output pointer");
   int32_t max_keys = 0;
-  for (int64_t i = 0; i < NQ; ++i) {
-    if (q.n_keys[i] < 0) fail("mla_attention_paged: query ", i, " has negative key count ", q.n_keys[i]);
+  for (int64_t i = 0; i < q.n_queries; ++i) {
+    if (q.n_keys[i] < 0) fail(who, ": query ", i, " has negative key count ", q.n_keys[i]);
     max_keys = std::max(max_keys, q.n_keys[i]);
   }
-  for (int64_t i = 0; i < NQ; ++i)
+  for (int64_t i = 0; i < q.n_queries; ++i)
     if (q.n_keys[i] > 0 && !(q.seq_blocks ? q.seq_blocks[i] : c.blocks))
-      fail("mla_attention_paged: null block table for query ", i, " with ", q.n_keys[i], " keys");
+      fail(who, ": null block table for query ", i, " with ", q.n_keys[i], " keys");
+  return max_keys;
+}
+
+void mla_attention_paged_with(const KernelTable& k, const PagedLatentCache& c, const MlaQueries& q, float scale,
+                              ThreadPool& pool) {
+  const int32_t max_keys = check_paged_queries(c, q, "mla_attention_paged");
+  const int64_t R = c.kv_rank, P = c.rope_dim, W = R + P, H = q.n_heads, NQ = q.n_queries;
+  if (NQ == 0 || H == 0) return;
 
   // Key splits: only when there are fewer queries than tasks the pool can use.
   const int64_t want_tasks = pool.size() == 1 ? 1 : 2 * int64_t{pool.size()};

@@ -21,7 +21,6 @@
 #include "kernels/aligned_array.h"
 #include "kernels/kernel_table.h"
 #include "kernels/mla_attention.h"
-#include "tensor/float_convert.h"
 #include "util/error.h"
 
 namespace whale::kernels {
@@ -37,9 +36,9 @@ bool mla_attention_prompt_with(const KernelTable& kt, const PagedLatentCache& c,
                                int64_t first_pos, float scale, ThreadPool& pool) {
   const int64_t R = c.kv_rank, P = c.rope_dim, W = R + P, H = q.n_heads, NQ = q.n_queries;
   if (!kt.gemm_prompts || R <= 0 || P < 0 || R % kGemmChunk != 0 || W % kGemmChunk != 0) return false;
-  if (c.type != GgmlType::F32 && c.type != GgmlType::F16 && c.type != GgmlType::Q8_0)
-    fail("mla_attention_prompt: latent cache type ", type_name(c.type), " is not F32, F16 or Q8_0");
-  if (NQ < 0 || H < 0 || first_pos < 0 || c.block_rows <= 0)
+  if (c.type != GgmlType::F32 && c.type != GgmlType::F16 && c.type != GgmlType::Q8_0 && c.type != GgmlType::BF16)
+    fail("mla_attention_prompt: latent cache type ", type_name(c.type), " is not F32, F16, BF16 or Q8_0");
+  if (NQ < 0 || H < 0 || first_pos < 0 || c.block_rows <= 0 || (c.type == GgmlType::BF16 && c.block_rows % 2 != 0))
     fail("mla_attention_prompt: bad size (queries ", NQ, ", heads ", H, ", first position ", first_pos, ")");
   if (NQ == 0 || H == 0) return true;
   if (!c.blocks || !q.q_lat || !q.q_rope || !q.out) fail("mla_attention_prompt: null pointer");
@@ -50,23 +49,13 @@ bool mla_attention_prompt_with(const KernelTable& kt, const PagedLatentCache& c,
   // tiles each; tile row p of chunk c holds keys 32c + 2p, 32c + 2p + 1 of the group's dims.
   const auto kpk = aligned_array<uint16_t>(static_cast<size_t>(keys_pad * W));
   const auto vpk = aligned_array<uint16_t>(static_cast<size_t>(R * keys_pad));
-  std::vector<AlignedArray<float>> rows32(static_cast<size_t>(pool.size()));
-  for (auto& r : rows32) r = aligned_array<float>(static_cast<size_t>(kGemmTokens * W));
-  pool.run(key_chunks, [&](int64_t kb, int thread) {
-    float* rows = rows32[thread].get();
+  pool.run(key_chunks, [&](int64_t kb, int) {
     const int64_t k0 = kb * kGemmTokens, valid = std::min<int64_t>(kGemmTokens, n_keys - k0);
-    for (int64_t j = 0; j < kGemmTokens; ++j) {
-      if (j < valid) latent_row_f32(kt, c, c.blocks, k0 + j, W, rows + j * W);
-      else std::fill_n(rows + j * W, W, 0.0f);  // padding keys: zero K and V
-    }
-    for (int64_t g = 0; g < 2; ++g)
-      kt.pack_bf16(rows + g * 16 * W, static_cast<size_t>(W), 16, W, kpk.get() + (k0 / 16 + g) * w_chunks * 512);
-    auto* v32 = reinterpret_cast<uint32_t*>(vpk.get());
-    for (int64_t d = 0; d < R; ++d) {
-      uint32_t* tile = v32 + ((d / 16) * key_chunks + kb) * 256 + d % 16;
-      for (int64_t p = 0; p < 16; ++p)
-        tile[p * 16] = f32_to_bf16(rows[(2 * p) * W + d]) | static_cast<uint32_t>(f32_to_bf16(rows[(2 * p + 1) * W + d])) << 16;
-    }
+    const uint8_t* rows[kGemmTokens];
+    for (int64_t j = 0; j < valid; ++j)
+      rows[j] = latent_row_ptr(c, c.blocks, k0 + j);
+    kt.pack_latent_bf16(rows, c.type, valid, R, W, kpk.get() + k0 * W, vpk.get() + kb * 512,
+                        static_cast<size_t>(key_chunks * 512));
   });
 
   struct Scratch {

@@ -57,5 +57,11 @@ void pack_bf16(const float* x, size_t x_stride, int64_t n_valid, int64_t K, uint
 void decode_bf16(GgmlType t, const void* row, uint16_t* out, int64_t K);
 void gemm_bf16(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t packed_chunks, int64_t n_tokens,
                int64_t n_rows, float* y, size_t y_stride, bool out_rows);
+void pack_latent_bf16(const uint8_t* const* rows, GgmlType type, int64_t n_valid, int64_t R, int64_t W,
+                      uint16_t* keys, uint16_t* values, size_t value_group_stride);
+void mla_pair_scores(const uint8_t* const* groups, int64_t n_groups, size_t row_bytes, int64_t W, const uint16_t* q,
+                     float* s, size_t s_stride);
+void mla_pair_values(const uint8_t* const* groups, int64_t n_groups, size_t row_bytes, int64_t R, const uint16_t* e,
+                     size_t e_stride, float* o, size_t o_stride);
 
 }  // namespace whale::kernels::scalar

@@ -4,13 +4,7 @@
 // linker may keep any one copy of an inline function, and an AVX-512 copy must never end up
 // called from the AVX2 or baseline paths.
 #pragma once
-// GCC 12's AVX-512 headers self-initialise their "undefined" registers, which its
-// -Wuninitialized reports at every use (fixed in GCC 13); the code is correct.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "kernels/intrinsics_avx512.h"
 
 #include <cstddef>
 #include <cstdint>

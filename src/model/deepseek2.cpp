@@ -138,7 +138,10 @@ class DeepSeek2 final : public Model {
       }
     }
     kernels::PagedLatentCache cache;
-    cache.type = kv.type() == KvType::F32 ? GgmlType::F32 : kv.type() == KvType::F16 ? GgmlType::F16 : GgmlType::Q8_0;
+    cache.type = kv.type() == KvType::F32    ? GgmlType::F32
+                 : kv.type() == KvType::F16  ? GgmlType::F16
+                 : kv.type() == KvType::BF16 ? GgmlType::BF16
+                                             : GgmlType::Q8_0;
     cache.block_rows = KvPool::kBlockTokens;
     cache.row_bytes = kv.row_bytes();
     cache.kv_rank = R, cache.rope_dim = rope;
@@ -151,9 +154,12 @@ class DeepSeek2 final : public Model {
     mq.out = o_lat_.data();
     mq.seq_blocks = seq_blocks_.data();
     // Prompt steps (the final run of sequences from fb.prompt_from) take the tile-product
-    // attention where the CPU has it, one sequence at a time; everything else, and everything
-    // where it does not, the f32 tiles in one call. Like the matrix products (matmul.h), F32/F16
-    // models are evaluated exactly; quantised and BF16 ones take the bf16 path.
+    // attention where the CPU has it, one sequence at a time; like the matrix products
+    // (matmul.h), F32/F16 models are evaluated exactly, quantised and BF16 ones in bf16. The
+    // other queries take the f32 tiles in one call, exactly, unless the KV cache is BF16: its
+    // values are bf16 already, and the decode attention reads them straight into tiles
+    // (mla_attention_decode.cpp), which keeps decode at long contexts near the cost of
+    // reading the cache. Without tile products everything takes the f32 tiles.
     const bool tiles = kernels::prompt_tiles_allowed(L.kv_a.type);
     int64_t paged_queries = T;
     for (size_t s = fb.seqs.size(); s-- > 0 && tiles;) {
@@ -172,7 +178,9 @@ class DeepSeek2 final : public Model {
       paged_queries = sq.first;
     }
     mq.n_queries = paged_queries;
-    if (paged_queries > 0) kernels::mla_attention_paged(cache, mq, hp_.attn_scale, pool_);
+    if (paged_queries > 0 &&
+        !(cache.type == GgmlType::BF16 && kernels::mla_attention_decode(cache, mq, hp_.attn_scale, pool_)))
+      kernels::mla_attention_paged(cache, mq, hp_.attn_scale, pool_);
     // Per-head values o^h = W_UV^h o_lat^h, concatenated [T x H*V], then the output projection.
     heads_.resize(static_cast<size_t>(T) * H * V);
     kernels::GroupedLayout vg;

@@ -14,8 +14,15 @@ std::string_view kv_type_name(KvType t) {
     case KvType::F32: return "f32";
     case KvType::F16: return "f16";
     case KvType::Q8_0: return "q8_0";
+    case KvType::BF16: return "bf16";
   }
   return "?";
+}
+
+KvType parse_kv_type(std::string_view name) {
+  for (KvType t : {KvType::F32, KvType::F16, KvType::BF16, KvType::Q8_0})
+    if (name == kv_type_name(t)) return t;
+  fail("KV cache type '", name, "' is not one of f16, bf16, q8_0, f32");
 }
 
 namespace {
@@ -29,7 +36,8 @@ KvPool::KvPool(KvLayout layout, KvType type, int64_t n_blocks) : layout_(layout)
   if (n_blocks <= 0) fail("KV pool: block count must be positive, got ", n_blocks);
   switch (type) {
     case KvType::F32: row_bytes_ = 4 * static_cast<size_t>(layout.values_per_token); break;
-    case KvType::F16: row_bytes_ = 2 * static_cast<size_t>(layout.values_per_token); break;
+    case KvType::F16:
+    case KvType::BF16: row_bytes_ = 2 * static_cast<size_t>(layout.values_per_token); break;
     case KvType::Q8_0:
       if (layout.values_per_token % kQ8Block != 0)
         fail("KV type q8_0 needs a row length that is a multiple of 32, got ",
@@ -38,7 +46,10 @@ KvPool::KvPool(KvLayout layout, KvType type, int64_t n_blocks) : layout_(layout)
       break;
   }
   const size_t total = block_bytes() * static_cast<size_t>(n_blocks);
-  data_.reset(new (std::nothrow) uint8_t[total]);
+  // Zero-filled, plus one line: tile loads of a pair read the unwritten odd slot after a
+  // sequence's last token (its probability is zero, so its values must be finite), and a
+  // vector load of an odd BF16 row starts 2 bytes into its pair and may end 2 bytes past it.
+  data_.reset(new (std::nothrow) uint8_t[total + 64]());
   if (!data_) fail("KV pool: cannot allocate ", total, " bytes for ", n_blocks, " blocks");
   refcount_.assign(static_cast<size_t>(n_blocks), 0);
   free_.reserve(static_cast<size_t>(n_blocks));
@@ -80,6 +91,11 @@ void KvPool::store_row(int32_t block, int layer, int slot, const float* v) {
       for (int i = 0; i < n; ++i) h[i] = f32_to_fp16(v[i]);
       return;
     }
+    case KvType::BF16: {
+      auto* h = reinterpret_cast<uint16_t*>(dst);
+      for (int i = 0; i < n; ++i) h[2 * i] = f32_to_bf16(v[i]);
+      return;
+    }
     case KvType::Q8_0:
       // Same scheme as Q8_0 weights: d = amax/127, q = round(x/d).
       for (int b = 0; b < n / kQ8Block; ++b) {
@@ -106,6 +122,11 @@ void KvPool::load_row(int32_t block, int layer, int slot, float* v) const {
     case KvType::F16: {
       const auto* h = reinterpret_cast<const uint16_t*>(src);
       for (int i = 0; i < n; ++i) v[i] = fp16_to_f32(h[i]);
+      return;
+    }
+    case KvType::BF16: {
+      const auto* h = reinterpret_cast<const uint16_t*>(src);
+      for (int i = 0; i < n; ++i) v[i] = bf16_to_f32(h[2 * i]);
       return;
     }
     case KvType::Q8_0:

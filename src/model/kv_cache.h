@@ -23,8 +23,16 @@ enum class KvType {
   F32,   // exact; tests
   F16,   // default
   Q8_0,  // 8-bit blocks of 32 values with an f16 scale: about half of F16
+  // bf16, the size of F16, stored in *pairs*: tokens 2p and 2p + 1 of a block's layer share 2·row
+  // bytes, value i of the even token at element 2i, of the odd one at 2i + 1. That is the layout
+  // tile products take their operands in (kernel_table.h), so MLA decode attention reads the
+  // cache straight into tiles instead of converting every row for every token. Where attention
+  // runs on tiles it rounds cache rows to bf16 anyway, so this loses nothing there.
+  BF16,
 };
 std::string_view kv_type_name(KvType t);
+// "f32", "f16", "bf16", "q8_0" (kv_type_name's names); throws whale::Error naming the choices.
+KvType parse_kv_type(std::string_view name);
 
 struct KvLayout {
   int n_layers = 0;
@@ -57,8 +65,12 @@ class KvPool {
   size_t block_bytes() const { return bytes_per_token() * kBlockTokens; }
   uint64_t total_bytes() const { return static_cast<uint64_t>(block_bytes()) * n_blocks(); }
 
-  // Row of (block, layer, slot); rows of one layer of one block are contiguous.
+  // Row of (block, layer, slot); rows of one layer of one block are contiguous (BF16: the
+  // row's first value, its others 4 bytes apart; use store_row/load_row).
   uint8_t* row(int32_t block, int layer, int slot) {
+    if (type_ == KvType::BF16)
+      return data_.get() + static_cast<size_t>(block) * block_bytes() +
+             (static_cast<size_t>(layer) * kBlockTokens + slot / 2 * 2) * row_bytes_ + slot % 2 * 2;
     return data_.get() + static_cast<size_t>(block) * block_bytes() +
            (static_cast<size_t>(layer) * kBlockTokens + slot) * row_bytes_;
   }

@@ -2,12 +2,7 @@
 // independent evaluation of its specified numerics: scores from bf16-rounded queries and cache
 // rows, an exact softmax, outputs from bf16-rounded probabilities and latent values.
 //
-// Tolerance, derived (eps = 2^-23): the kernel sums the scores in f32 (|Δs_j| <= scale·(W+1)·eps·
-// Σ|q·k_j|), which moves each probability by a factor within e^(±2·max|Δs|); it rounds the
-// unnormalised exponentials to bf16 and divides by their f32 sum at the end, where the reference
-// rounds p_j itself: each rounding is within u = 2^-8 (bf16's unit roundoff) of the exact term, so
-// the two differ by at most 2^-7 relative, plus f32 roundings.
-// Hence |Δo_d| <= (2^-7 + 2.01·max|Δs| + 1e-5)·Σ_j p_j·|v_j,d| + 1e-7.
+// The tolerance is derived in latent_cache_util.h.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,6 +12,7 @@
 #include <vector>
 
 #include "kernel_test_util.h"
+#include "latent_cache_util.h"
 #include "kernels/kernel_table.h"
 #include "kernels/mla_attention.h"
 #include "tensor/float_convert.h"
@@ -31,27 +27,9 @@ using testing::random_floats;
 constexpr int64_t kR = 64, kP = 32, kW = kR + kP, kBlockRows = 16;
 constexpr size_t kRopeStride = 40;  // wider than kP, as the model's q rows are
 
-double bf(float x) { return bf16_to_f32(f32_to_bf16(x)); }
-
-// A paged latent cache of n rows of type t, and the rows as the kernel widens them.
-struct Cache {
-  GgmlType type;
-  size_t row_bytes = 0;
-  std::vector<std::vector<uint8_t>> blocks;
-  std::vector<const uint8_t*> ptrs;
-  std::vector<float> rows;  // n x kW, widened exactly as stored
-  Cache(GgmlType t, int64_t n, uint32_t seed) : type(t), row_bytes(whale::row_bytes(t, kW)) {
-    const auto vals = random_floats(static_cast<size_t>(n * kW), seed, 1.5f);
-    rows.resize(vals.size());
-    for (int64_t b = 0; b * kBlockRows < n; ++b) blocks.emplace_back(row_bytes * kBlockRows);
-    for (int64_t r = 0; r < n; ++r) {
-      uint8_t* dst = blocks[r / kBlockRows].data() + row_bytes * (r % kBlockRows);
-      quantize_row(t, vals.data() + r * kW, dst, kW);
-      dequantize_row(t, dst, rows.data() + r * kW, kW);
-    }
-    for (auto& b : blocks) ptrs.push_back(b.data());
-  }
-  PagedLatentCache view() const { return {type, ptrs.data(), kBlockRows, row_bytes, kR, kP}; }
+// A paged latent cache of n rows of type t.
+struct Cache : testing::LatentCache {
+  Cache(GgmlType t, int64_t n, uint32_t seed) : LatentCache(t, n, kR, kP, kBlockRows, seed) {}
 };
 
 struct Queries {
@@ -89,33 +67,13 @@ TEST(MlaAttentionPrompt, MatchesBf16ReferenceForEveryCacheType) {
         ASSERT_TRUE(mla_attention_prompt_with(*amx, cache.view(), q.view(), first, scale, pool));
         for (int64_t i = 0; i < nq; ++i)
           for (int64_t h = 0; h < heads; ++h) {
-            const int64_t row = i * heads + h, nk = first + i + 1;
-            std::vector<double> s(nk), p(nk);
-            double max_ds = 0, m = -1e300;
-            for (int64_t j = 0; j < nk; ++j) {
-              double dot = 0, mag = 0;
-              for (int64_t d = 0; d < kW; ++d) {
-                const float qv = d < kR ? q.lat[row * kR + d] : q.rope[row * kRopeStride + (d - kR)];
-                const double prod = bf(qv) * bf(cache.rows[j * kW + d]);
-                dot += prod;
-                mag += std::fabs(prod);
-              }
-              s[j] = scale * dot;
-              max_ds = std::max(max_ds, scale * (kW + 1) * FLT_EPSILON * mag);
-              m = std::max(m, s[j]);
-            }
-            double sum = 0;
-            for (int64_t j = 0; j < nk; ++j) sum += p[j] = std::exp(s[j] - m);
-            for (int64_t d = 0; d < kR; ++d) {
-              double want = 0, mag = 0;
-              for (int64_t j = 0; j < nk; ++j) {
-                want += bf(static_cast<float>(p[j] / sum)) * bf(cache.rows[j * kW + d]);
-                mag += p[j] / sum * std::fabs(cache.rows[j * kW + d]);
-              }
-              const double tol = (std::ldexp(1.0, -7) + 2.01 * max_ds + 1e-5) * mag + 1e-7;
-              ASSERT_NEAR(q.out[row * kR + d], want, tol)
-                  << type_name(t) << " first " << first << " queries " << nq << " query " << i << " head " << h << " dim " << d;
-            }
+            const int64_t row = i * heads + h;
+            const std::string what = std::string(type_name(t)) + " first " + std::to_string(first) + " queries " +
+                                     std::to_string(nq) + " query " + std::to_string(i) + " head " + std::to_string(h);
+            testing::expect_bf16_attention(cache, first + i + 1, q.lat.data() + row * kR,
+                                           q.rope.data() + row * kRopeStride, scale, q.out.data() + row * kR,
+                                           what.c_str());
+            if (HasFatalFailure()) return;
           }
       }
     }
