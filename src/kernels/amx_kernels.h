@@ -38,7 +38,7 @@ void pack_latent_bf16(const uint8_t* const* rows, GgmlType type, int64_t n_valid
 void mla_pair_scores(const uint8_t* const* groups, int64_t n_groups, size_t row_bytes, int64_t W, const uint16_t* q,
                      float* s, size_t s_stride);
 void mla_pair_values(const uint8_t* const* groups, int64_t n_groups, size_t row_bytes, int64_t R, const uint16_t* e,
-                     size_t e_stride, float* o, size_t o_stride);
+                     size_t e_stride, float* o, size_t o_stride, const uint8_t* const* prefetch, int64_t n_prefetch);
 
 }  // namespace whale::kernels::amx
 

@@ -14,6 +14,7 @@
 #include "kernels/intrinsics_avx512.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <cstring>
 
 #include "kernels/amx_kernels.h"
@@ -125,23 +126,30 @@ void mla_pair_scores(const uint8_t* const* groups, int64_t n_groups, size_t row_
   const __m512i lo_idx = _mm512_load_si512(kLo);
   const __m512i hi_idx = _mm512_add_epi32(lo_idx, _mm512_set1_epi32(8));
   alignas(64) float c[4][256];
-  // The next two groups are fetched into L2 while these two are multiplied: the tile loads
-  // take 16 rows 2·row_bytes apart, a pattern the hardware prefetchers follow poorly, and the
-  // cache of a long context comes from DRAM. Each chunk step issues its share of the lines.
-  const int64_t group_lines = static_cast<int64_t>(16 * ps / 64);
-  const int64_t per_step = (2 * group_lines + chunks - 1) / chunks;
+  // Every row of the two groups is a stream of 64-byte chunks read one per step; each step
+  // prefetches, for all 32 rows, the chunk kAhead steps on (past a row's end: the next two
+  // groups' rows). Tile loads of lines still in DRAM wait in order, and a 16-row stride is a
+  // pattern the hardware prefetchers follow poorly, so without this a core streamed the cache
+  // at about half the rate it streams weights.
+  constexpr int64_t kAhead = 8;
   for (int64_t j = 0; j < n_groups; j += 2) {
     const bool two = j + 1 < n_groups;
     const uint8_t* g0 = groups[j];
     const uint8_t* g1 = two ? groups[j + 1] : g0;
-    const uint8_t* next[2] = {j + 2 < n_groups ? groups[j + 2] : nullptr, j + 3 < n_groups ? groups[j + 3] : nullptr};
+    const uint8_t* next0 = j + 2 < n_groups ? groups[j + 2] : nullptr;
+    const uint8_t* next1 = j + 3 < n_groups ? groups[j + 3] : nullptr;
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
     for (int64_t ch = 0; ch < chunks; ++ch) {
-      for (int64_t k = ch * per_step; k < std::min(2 * group_lines, (ch + 1) * per_step); ++k)
-        if (const uint8_t* g = next[k / group_lines]) _mm_prefetch(reinterpret_cast<const char*>(g + k % group_lines * 64), _MM_HINT_T1);
+      const int64_t pf = ch + kAhead;
+      const uint8_t* p0 = pf < chunks ? g0 + pf * 64 : next0 ? next0 + (pf - chunks) * 64 : nullptr;
+      const uint8_t* p1 = pf < chunks ? (two ? g1 + pf * 64 : nullptr) : next1 ? next1 + (pf - chunks) * 64 : nullptr;
+      for (int r = 0; r < 16; ++r) {
+        if (p0) _mm_prefetch(reinterpret_cast<const char*>(p0 + r * ps), _MM_HINT_T0);
+        if (p1) _mm_prefetch(reinterpret_cast<const char*>(p1 + r * ps), _MM_HINT_T0);
+      }
       _tile_loadd(4, q + 2 * ch * 512, 64);
       _tile_loadd(5, q + (2 * ch + 1) * 512, 64);
       _tile_loadd(6, g0 + ch * 64, ps);
@@ -180,32 +188,52 @@ void mla_pair_scores(const uint8_t* const* groups, int64_t n_groups, size_t row_
 }
 
 void mla_pair_values(const uint8_t* const* groups, int64_t n_groups, size_t row_bytes, int64_t R, const uint16_t* e,
-                     size_t e_stride, float* o, size_t o_stride) {
+                     size_t e_stride, float* o, size_t o_stride, const uint8_t* const* prefetch, int64_t n_prefetch) {
   // Tiles 0-3: C for 4 groups of 16 dims (heads x dims); 4: a group's 32 probabilities per
   // head; 5-7: the 16 pairs' values of one dim group (B rows are pairs: the VNNI layout).
   const TileConfig cfg = full_tiles();
   _tile_loadconfig(&cfg);
   const size_t ps = 2 * row_bytes, es = e_stride * sizeof(uint16_t), os = o_stride * sizeof(float);
+  // The prefetch groups' lines, spread evenly over the steps (into L2: they are read later).
+  const int64_t pf_lines = n_prefetch * static_cast<int64_t>(16 * ps / 64), group_lines = static_cast<int64_t>(16 * ps / 64);
+  const int64_t steps = n_groups * ((R + 63) / 64), per_step = (pf_lines + steps - 1) / std::max<int64_t>(1, steps);
+  int64_t next_line = 0;
+  const auto prefetch_some = [&] {
+    for (const int64_t end = std::min(pf_lines, next_line + per_step); next_line < end; ++next_line)
+      _mm_prefetch(reinterpret_cast<const char*>(prefetch[next_line / group_lines] + next_line % group_lines * 64),
+                   _MM_HINT_T1);
+  };
   for (int64_t d = 0; d < R; d += 64) {
     const bool four = d + 64 <= R;  // else 2 dim groups (R is a multiple of 32)
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
-    for (int64_t j = 0; j < n_groups; ++j) {
-      const uint8_t* v = groups[j] + d * 4;
-      _tile_loadd(4, e + 32 * j, es);
-      _tile_loadd(5, v, ps);
-      _tile_dpbf16ps(0, 4, 5);
-      _tile_loadd(6, v + 64, ps);
-      _tile_dpbf16ps(1, 4, 6);
-      if (four) {
-        _tile_loadd(7, v + 128, ps);
-        _tile_dpbf16ps(2, 4, 7);
-        _tile_loadd(5, v + 192, ps);
-        _tile_dpbf16ps(3, 4, 5);
-      }
+    // Operands alternate between tile registers (A: 4/5 by group, B: 6/7) so a load never
+    // waits for the product still reading the register it would overwrite.
+#define WHALE_VALUES_STEP(TA, J)                                                                  \
+  do {                                                                                            \
+    const uint8_t* v = groups[J] + d * 4;                                                         \
+    prefetch_some();                                                                              \
+    _tile_loadd(TA, e + 32 * (J), es);                                                            \
+    _tile_loadd(6, v, ps);                                                                        \
+    _tile_dpbf16ps(0, TA, 6);                                                                     \
+    _tile_loadd(7, v + 64, ps);                                                                   \
+    _tile_dpbf16ps(1, TA, 7);                                                                     \
+    if (four) {                                                                                   \
+      _tile_loadd(6, v + 128, ps);                                                                \
+      _tile_dpbf16ps(2, TA, 6);                                                                   \
+      _tile_loadd(7, v + 192, ps);                                                                \
+      _tile_dpbf16ps(3, TA, 7);                                                                   \
+    }                                                                                             \
+  } while (0)
+    int64_t j = 0;
+    for (; j + 2 <= n_groups; j += 2) {
+      WHALE_VALUES_STEP(4, j);
+      WHALE_VALUES_STEP(5, j + 1);
     }
+    if (j < n_groups) WHALE_VALUES_STEP(4, j);
+#undef WHALE_VALUES_STEP
     _tile_stored(0, o + d, os);
     _tile_stored(1, o + d + 16, os);
     if (four) {

@@ -168,11 +168,14 @@ inline void accumulate_cols(const float* rows, size_t row_stride, int64_t n_rows
 // < 6e-9 relative), then scalef multiplies by 2^k exactly. Like exp256, x below -87.33 (where
 // e^x < FLT_MIN) gives 0, not the subnormal std::exp gives: a subnormal result costs a
 // microcode assist of ~100+ cycles, and softmax over a long context meets millions of them
-// (decode at 4096 keys spent 5 % of its time there). Inputs are clamped to [-104, 89] first, so
-// large |x| give 0 and +inf; NaN stays NaN (the operand order of min/max passes a NaN x through,
-// and a NaN compares false, so the mask keeps it).
+// (decode at 4096 keys spent 5 % of its time there). Inputs are clamped to [-87.33, 89] first,
+// so large x give +inf; NaN stays NaN (the operand order of min/max passes a NaN x through, and
+// a NaN compares false, so the mask keeps it).
 inline __m512 exp512(__m512 x) {
-  x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
+  // Below ln(FLT_MIN) = -87.3365 the result is 0; clamping there first keeps scalef's result
+  // normal (the assist happens in scalef, whatever is done with its result afterwards).
+  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.33f), _CMP_LT_OQ);
+  x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-87.33f), x));
   const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
@@ -185,7 +188,6 @@ inline __m512 exp512(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.33f), _CMP_LT_OQ);
   return _mm512_mask_blend_ps(tiny, _mm512_scalef_ps(p, k), _mm512_setzero_ps());
 }
 

@@ -83,7 +83,7 @@ void mla_pair_scores(const uint8_t* const* groups, int64_t n_groups, size_t row_
 }
 
 void mla_pair_values(const uint8_t* const* groups, int64_t n_groups, size_t row_bytes, int64_t R, const uint16_t* e,
-                     size_t e_stride, float* o, size_t o_stride) {
+                     size_t e_stride, float* o, size_t o_stride, const uint8_t* const*, int64_t) {
   for (int64_t h = 0; h < 16; ++h)
     for (int64_t d = 0; d < R; ++d) {
       double sum = 0;

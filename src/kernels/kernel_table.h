@@ -78,9 +78,12 @@ inline constexpr int64_t mla_pair_query_words(int64_t W) { return W / 16 * 2 * 5
 using MlaPairScoresFn = void (*)(const uint8_t* const* groups, int64_t n_groups, size_t row_bytes, int64_t W,
                                  const uint16_t* q, float* s, size_t s_stride);
 // o[h * o_stride + d] = Σ_k e[h * e_stride + k] · row_k[d] for h < 16 (o has 16 rows), d < R (a
-// multiple of 32), keys k < 32 · n_groups of the groups in order; bf16 products, f32 sums.
+// multiple of 32), keys k < 32 · n_groups of the groups in order; bf16 products, f32 sums. The
+// rows are read again (from L2), so meanwhile the n_prefetch groups at prefetch (the caller's
+// next ones) are requested from memory, which would otherwise sit idle.
 using MlaPairValuesFn = void (*)(const uint8_t* const* groups, int64_t n_groups, size_t row_bytes, int64_t R,
-                                 const uint16_t* e, size_t e_stride, float* o, size_t o_stride);
+                                 const uint16_t* e, size_t e_stride, float* o, size_t o_stride,
+                                 const uint8_t* const* prefetch, int64_t n_prefetch);
 
 struct KernelTable {
   const char* name = "";

@@ -94,6 +94,7 @@ bool mla_attention_decode_with(const KernelTable& kt, const PagedLatentCache& c,
   struct Scratch {
     AlignedArray<uint16_t> keys, values, e;
     AlignedArray<float> s;
+    std::vector<const uint8_t*> groups, next_groups;  // pair path: this block's and the next one's
   };
   std::vector<Scratch> scratch(static_cast<size_t>(pool.size()));
   for (auto& s : scratch) {
@@ -153,9 +154,9 @@ bool mla_attention_decode_with(const KernelTable& kt, const PagedLatentCache& c,
     part_m.resize(static_cast<size_t>(n_blocks * H));
     part_l.resize(static_cast<size_t>(n_blocks * H));
 
-    pool.run(n_blocks, [&](int64_t b, int thread) {
-      const int64_t i = std::upper_bound(first_block.begin() + q0, first_block.begin() + q1 + 1, b) -
-                        first_block.begin() - 1;
+    // One block (b, of query i) of keys: its partial O, m, l. For the pair path, `next` (and
+    // n_next) are the first groups of the block this thread takes next, fetched meanwhile.
+    const auto run_block = [&](int64_t b, int64_t i, int thread, const uint8_t* const* next, int64_t n_next) {
       const int64_t uk = unit_keys(q.n_keys[i]), t0 = (b - first_block[static_cast<size_t>(i)]) * uk;
       const int64_t n = std::min<int64_t>(uk, q.n_keys[i] - t0), n_pad = round_up(n, kGemmChunk);
       const uint8_t* const* blocks = q.seq_blocks ? q.seq_blocks[i] : c.blocks;
@@ -167,14 +168,15 @@ bool mla_attention_decode_with(const KernelTable& kt, const PagedLatentCache& c,
       float* o = part_o.get() + b * o_rows * R;
       const int64_t es = gemm_panel_stride(n_pad);
       if (pairs) {
-        std::vector<const uint8_t*> groups(static_cast<size_t>(n_pad / kGemmChunk));
-        for (size_t j = 0; j < groups.size(); ++j) groups[j] = latent_row_ptr(c, blocks, t0 + 32 * static_cast<int64_t>(j));
+        const auto& groups = sc.groups;
         for (int64_t h0 = 0; h0 < H; h0 += 16) {
           kt.mla_pair_scores(groups.data(), static_cast<int64_t>(groups.size()), c.row_bytes, W,
                              qi + h0 / 16 * mla_pair_query_words(W), S + h0 * n_pad, static_cast<size_t>(n_pad));
           softmax(S, h0, std::min<int64_t>(16, H - h0), n, n_pad, sc.e.get(), es, m, l);
+          const bool last = h0 + 16 >= H;
           kt.mla_pair_values(groups.data(), static_cast<int64_t>(groups.size()), c.row_bytes, R, sc.e.get() + h0 * es,
-                             static_cast<size_t>(es), o + h0 * R, static_cast<size_t>(R));
+                             static_cast<size_t>(es), o + h0 * R, static_cast<size_t>(R), last ? next : nullptr,
+                             last ? n_next : 0);
         }
         return;
       }
@@ -192,6 +194,37 @@ bool mla_attention_decode_with(const KernelTable& kt, const PagedLatentCache& c,
       for (int64_t h0 = 0; h0 < H; h0 += kGemmRows)
         kt.gemm_bf16(sc.e.get() + h0 * es, sc.values.get(), n_pad, n_pad / kGemmChunk, R, std::min(kGemmRows, H - h0),
                      o + h0 * R, static_cast<size_t>(R), true);
+    };
+    // The 32-row groups of block b of query i, in order.
+    const auto block_groups = [&](int64_t b, int64_t i, std::vector<const uint8_t*>& out) {
+      const int64_t uk = unit_keys(q.n_keys[i]), t0 = (b - first_block[static_cast<size_t>(i)]) * uk;
+      const int64_t n = std::min<int64_t>(uk, q.n_keys[i] - t0);
+      const uint8_t* const* blocks = q.seq_blocks ? q.seq_blocks[i] : c.blocks;
+      out.resize(static_cast<size_t>(ceil_div(n, kGemmChunk)));
+      for (size_t j = 0; j < out.size(); ++j) out[j] = latent_row_ptr(c, blocks, t0 + 32 * static_cast<int64_t>(j));
+    };
+    // Tasks: each query's blocks in up to pool.size() runs of consecutive blocks, so a thread
+    // knows which block it reads next. Which thread takes which block changes no result.
+    struct Run {
+      int64_t query, b0, b1;
+    };
+    std::vector<Run> runs;
+    for (int64_t i = q0; i < q1; ++i) {
+      const int64_t b0 = first_block[static_cast<size_t>(i)], nb = first_block[static_cast<size_t>(i) + 1] - b0;
+      const int64_t parts = std::min<int64_t>(nb, pool.size());
+      for (int64_t p = 0; p < parts; ++p) runs.push_back({i, b0 + p * nb / parts, b0 + (p + 1) * nb / parts});
+    }
+    pool.run(static_cast<int64_t>(runs.size()), [&](int64_t r, int thread) {
+      const Run& run = runs[static_cast<size_t>(r)];
+      Scratch& sc = scratch[static_cast<size_t>(thread)];
+      if (pairs) block_groups(run.b0, run.query, sc.groups);
+      for (int64_t b = run.b0; b < run.b1; ++b) {
+        const bool more = pairs && b + 1 < run.b1;
+        if (more) block_groups(b + 1, run.query, sc.next_groups);
+        run_block(b, run.query, thread, more ? sc.next_groups.data() : nullptr,
+                  more ? std::min<int64_t>(2, static_cast<int64_t>(sc.next_groups.size())) : 0);
+        if (more) std::swap(sc.groups, sc.next_groups);
+      }
     });
 
     // Merge each (query, head) over its blocks, in block order.

@@ -46,11 +46,16 @@ KvPool::KvPool(KvLayout layout, KvType type, int64_t n_blocks) : layout_(layout)
       break;
   }
   const size_t total = block_bytes() * static_cast<size_t>(n_blocks);
-  // Zero-filled, plus one line: tile loads of a pair read the unwritten odd slot after a
-  // sequence's last token (its probability is zero, so its values must be finite), and a
-  // vector load of an odd BF16 row starts 2 bytes into its pair and may end 2 bytes past it.
-  data_.reset(new (std::nothrow) uint8_t[total + 64]());
-  if (!data_) fail("KV pool: cannot allocate ", total, " bytes for ", n_blocks, " blocks");
+  // Zero-filled (lazily, by the OS), plus one line: tile loads of a pair read the unwritten odd
+  // slot after a sequence's last token (its probability is zero, so its values must be
+  // finite), and a vector load of an odd BF16 row starts 2 bytes into its pair and may end 2
+  // bytes past it. Page-aligned, so rows (multiples of 64 bytes for every MLA shape) start on
+  // cache lines: unaligned tile rows straddle two lines, which slowed the decode tiles by 30 %.
+  try {
+    data_ = ZeroedPages(total + 64);
+  } catch (const Error& e) {
+    fail("KV pool: cannot allocate ", total, " bytes for ", n_blocks, " blocks (", e.what(), ")");
+  }
   refcount_.assign(static_cast<size_t>(n_blocks), 0);
   free_.reserve(static_cast<size_t>(n_blocks));
   // Hand out low ids first (free_ is used as a stack).

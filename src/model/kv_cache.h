@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/zeroed_pages.h"
+
 namespace whale::model {
 
 enum class KvType {
@@ -69,16 +71,16 @@ class KvPool {
   // row's first value, its others 4 bytes apart; use store_row/load_row).
   uint8_t* row(int32_t block, int layer, int slot) {
     if (type_ == KvType::BF16)
-      return data_.get() + static_cast<size_t>(block) * block_bytes() +
+      return data_.data() + static_cast<size_t>(block) * block_bytes() +
              (static_cast<size_t>(layer) * kBlockTokens + slot / 2 * 2) * row_bytes_ + slot % 2 * 2;
-    return data_.get() + static_cast<size_t>(block) * block_bytes() +
+    return data_.data() + static_cast<size_t>(block) * block_bytes() +
            (static_cast<size_t>(layer) * kBlockTokens + slot) * row_bytes_;
   }
   const uint8_t* row(int32_t block, int layer, int slot) const {
     return const_cast<KvPool*>(this)->row(block, layer, slot);
   }
   // All bytes of a block (for the disk tier of the prefix cache).
-  uint8_t* block_data(int32_t block) { return data_.get() + static_cast<size_t>(block) * block_bytes(); }
+  uint8_t* block_data(int32_t block) { return data_.data() + static_cast<size_t>(block) * block_bytes(); }
 
   // Store / load one row of f32 values in the pool's type.
   void store_row(int32_t block, int layer, int slot, const float* values);
@@ -88,7 +90,7 @@ class KvPool {
   KvLayout layout_;
   KvType type_;
   size_t row_bytes_ = 0;
-  std::unique_ptr<uint8_t[]> data_;
+  ZeroedPages data_;  // page-aligned: every block and row starts on a cache line
   std::vector<int32_t> refcount_;
   std::vector<int32_t> free_;
 };
