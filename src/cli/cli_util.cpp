@@ -9,6 +9,11 @@
 
 namespace whale::cli {
 
+std::optional<model::KvType> parse_kv_choice(const std::string& text) {
+  if (text == "auto") return std::nullopt;
+  return model::parse_kv_type(text);
+}
+
 std::vector<int32_t> parse_ids(const std::string& text) {
   std::vector<int32_t> ids;
   std::string item;

@@ -2,13 +2,19 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "model/kv_cache.h"
 
 namespace whale::cli {
 
 // "1,5,9" or "1 5 9" -> {1, 5, 9}; throws whale::Error naming the bad item.
 std::vector<int32_t> parse_ids(const std::string& text);
+
+// --kv-type: "auto" (none: the model's preferred type) or a type name (model::parse_kv_type).
+std::optional<model::KvType> parse_kv_choice(const std::string& text);
 
 // The built-in demo model (a small random-weight deepseek2 file with DeepSeek-V3's special
 // tokens and chat format), created on first use under the user's cache folder

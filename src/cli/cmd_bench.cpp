@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "kernels/matmul.h"
 #include "model/model.h"
@@ -199,7 +200,7 @@ std::string human_bytes(double b) {
 
 void add_bench_command(CLI::App& app) {
   struct Opts {
-    std::string model, ctx = "0", kv = "f16";
+    std::string model, ctx = "0", kv = "auto";
     int64_t p = 512, n = 128;
     int threads = 0, reps = 3;
     double bw_gb = 1.0;
@@ -215,14 +216,14 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-r,--reps", o->reps, "repetitions; medians are reported")->capture_default_str();
   cmd->add_option("--ctx", o->ctx, "context depths for decoding, e.g. 0,4096 (that many tokens are prefilled, untimed, first)")
       ->capture_default_str();
-  cmd->add_option("--kv-type", o->kv, "KV cache type: f16 | bf16 | q8_0 | f32")->capture_default_str();
+  cmd->add_option("--kv-type", o->kv, "KV cache type: auto (the model's preferred: bf16 where attention runs on AMX tiles, else f16) | f16 | bf16 | q8_0 | f32")->capture_default_str();
   cmd->add_option("--bw-gb", o->bw_gb, "size of the bandwidth-test buffer in GB (0: skip)")->capture_default_str();
   cmd->add_option("--price-per-hour", o->price, "machine price in USD per hour: prints cost per million tokens");
   cmd->add_flag("--json", o->json, "print one JSON object instead of text");
   cmd->callback([o] {
     if (o->reps < 1) fail("-r: repetitions must be at least 1, got ", o->reps);
     if (o->p < 0 || o->n < 0) fail("-p/-n: token counts must be non-negative (", o->p, ", ", o->n, ")");
-    const model::KvType kv_type = model::parse_kv_type(o->kv);
+    const std::optional<model::KvType> kv_asked = parse_kv_choice(o->kv);
     const std::vector<int64_t> depths = parse_depths(o->ctx);
     ThreadPool pool(o->threads);
     auto log = [&](const char* msg) {
@@ -239,6 +240,8 @@ void add_bench_command(CLI::App& app) {
     const int64_t max_depth = *std::max_element(depths.begin(), depths.end());
     constexpr int64_t kWarmupTokens = 64;
     const int64_t ctx_needed = std::max({o->p, max_depth + o->n, kWarmupTokens}) + 1;
+    const model::KvType kv_type = kv_asked.value_or(info.preferred_kv);
+    const std::string kv_name(model::kv_type_name(kv_type));
     model::SingleSequence seq(*model, ctx_needed, kv_type);
     TokenStream ts(info.vocab_size);
 
@@ -312,7 +315,7 @@ void add_bench_command(CLI::App& app) {
       j["description"] = info.description;
       j["threads"] = pool.size();
       j["kernels"] = kernels::kernel_set_name();
-      j["kv_type"] = o->kv;
+      j["kv_type"] = kv_name;
       j["n_prompt"] = o->p;
       j["n_gen"] = o->n;
       j["reps"] = o->reps;
@@ -357,7 +360,7 @@ void add_bench_command(CLI::App& app) {
     }
 
     std::printf("model        %s\n             %s\n", o->model.c_str(), info.description.c_str());
-    std::printf("threads      %d, KV cache %s, %d repetitions\n", pool.size(), o->kv.c_str(), o->reps);
+    std::printf("threads      %d, KV cache %s, %d repetitions\n", pool.size(), kv_name.c_str(), o->reps);
     std::printf("kernels      %s%s\n", kernels::kernel_set_name(),
                 kernels::prompt_tile_products() ? " (prompt tokens: AMX bf16 tile products)" : "");
     if (!pp.empty())

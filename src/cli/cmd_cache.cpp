@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "cli/cli_util.h"
 #include "cli/byte_size.h"
 #include "cli/commands.h"
 #include "engine/disk_cache.h"
@@ -117,7 +118,7 @@ double ttft_ms(engine::Engine& e, const std::vector<int32_t>& prompt, int32_t* c
 
 void add_bench(CLI::App& parent) {
   struct Opts {
-    std::string model, dir, kv = "f16";
+    std::string model, dir, kv = "auto";
     int tokens = 4096, threads = 0;
     bool json = false;
   };
@@ -127,7 +128,7 @@ void add_bench(CLI::App& parent) {
   cmd->add_option("-m,--model", o->model, "GGUF file or Hugging Face folder")->required();
   cmd->add_option("-p,--prompt-tokens", o->tokens, "prompt length in tokens")->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)");
-  cmd->add_option("--kv-type", o->kv, "KV cache type: f16 | bf16 | q8_0 | f32")->capture_default_str();
+  cmd->add_option("--kv-type", o->kv, "KV cache type: auto | f16 | bf16 | q8_0 | f32")->capture_default_str();
   cmd->add_option("--cache-dir", o->dir,
                   "where the temporary cache folder goes (default: the system temp folder); it is deleted after");
   cmd->add_flag("--json", o->json, "print one JSON object");
@@ -155,7 +156,7 @@ void add_bench(CLI::App& parent) {
     engine::EngineOptions eo;
     eo.max_parallel = 1;
     eo.ctx_size = o->tokens + 8;
-    eo.kv_type = model::parse_kv_type(o->kv);
+    eo.kv_type = parse_kv_choice(o->kv);
     const int64_t per_token = static_cast<int64_t>(m->info().kv_layout.n_layers) *
                               m->info().kv_layout.values_per_token * 4;
     eo.cache_ram_bytes = std::max<int64_t>(eo.cache_ram_bytes, 2 * per_token * eo.ctx_size);

@@ -42,6 +42,7 @@ struct ServeOptions {
   bool cors = false;
   std::string cache_ram = "1G", cache_disk = "10G", cache_dir;
   bool no_disk_cache = false;
+  std::string kv = "auto";
 };
 
 server::ApiConfig api_config(const ServeOptions& o) {
@@ -84,6 +85,7 @@ void serve(const ServeOptions& o) {
   bo.engine.max_parallel = o.parallel;
   bo.engine.step_tokens = o.step_tokens;
   bo.engine.ctx_size = o.ctx_size;
+  bo.engine.kv_type = parse_kv_choice(o.kv);
   bo.engine.max_queue = o.max_queue;
   bo.engine.cache_ram_bytes = parse_byte_size(o.cache_ram);
   bo.engine.cache_disk_bytes = parse_byte_size(o.cache_disk);
@@ -175,6 +177,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_flag("--auth-ops", o->auth_ops, "require the API key for /health and /metrics too");
   cmd->add_flag("--cors", o->cors,
                 "allow cross-origin browser access (Access-Control-Allow-Origin: *, OPTIONS preflight)");
+  cmd->add_option("--kv-type", o->kv,
+                  "KV cache type: auto (bf16 where attention runs on AMX tiles, else f16) | f16 | bf16 | q8_0 | f32")
+      ->capture_default_str();
   cmd->add_option("--cache-ram", o->cache_ram, "prompt cache in RAM, bytes (e.g. 512M, 2G; 0: off)")->capture_default_str();
   cmd->add_option("--cache-dir", o->cache_dir, "prompt cache folder on disk (default: ~/.cache/whale/prompt-cache)");
   cmd->add_option("--cache-disk", o->cache_disk, "prompt cache on disk, bytes")->capture_default_str();

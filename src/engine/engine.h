@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,7 @@ struct EngineOptions {
   int max_parallel = 4;         // sequences decoded together
   int ctx_size = 8192;          // max tokens per sequence (prompt + completion)
   int64_t kv_blocks = 0;        // 0: enough for max_parallel full contexts
-  model::KvType kv_type = model::KvType::F16;
+  std::optional<model::KvType> kv_type;  // none: the model's preferred type (ModelInfo)
   int max_queue = 64;           // waiting requests beyond which submit() refuses (503); 0 = no limit
   int prefill_chunk = 512;      // prompt tokens per step for one sequence
   // Tokens one step computes in all: every decoding sequence's next token first (a long prompt

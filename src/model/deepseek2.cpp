@@ -49,6 +49,10 @@ class DeepSeek2 final : public Model {
     info_.n_embd = hp_.n_embd;
     info_.n_ctx_train = hp_.n_ctx_train;
     info_.kv_layout = {hp_.n_layers, hp_.kv_values_per_token()};
+    info_.preferred_kv = kernels::prompt_tile_products() && !layers_.empty() &&
+                                 kernels::prompt_tiles_allowed(layers_.front().kv_a.type)
+                             ? KvType::BF16
+                             : KvType::F16;
     info_.weight_bytes = w_->total_bytes();
     info_.active_weight_bytes = active_bytes();
     info_.description = str_cat("deepseek2: ", hp_.n_layers, " layers (", hp_.n_dense_layers, " dense), ",

@@ -36,6 +36,11 @@ struct ModelInfo {
   int64_t n_embd = 0;
   int64_t n_ctx_train = 0;    // context the model was trained for
   KvLayout kv_layout;         // what one token costs in the KV cache
+  // The KV cache type that serves this model best here, used when none is asked for: BF16 for
+  // MLA models whose attention runs on tile products on this CPU (their attention rounds the
+  // cache to bf16 anyway, and a bf16 cache is read straight into tiles: decode at long contexts
+  // stays near the cost of reading the cache), else F16.
+  KvType preferred_kv = KvType::F16;
   uint64_t weight_bytes = 0;            // all tensors
   uint64_t active_weight_bytes = 0;     // read per decoded token (experts: only k of E)
   std::string description;    // one line for logs: variant, quant mix, repacking

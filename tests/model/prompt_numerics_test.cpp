@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <string>
 #include <vector>
 
+#include "kernels/matmul.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "model/synthetic.h"
@@ -48,9 +50,13 @@ class PromptNumerics : public ::testing::Test {
   std::unique_ptr<Model> model_;
 };
 
-TEST_F(PromptNumerics, LogitsDependOnTheSequenceNotTheBatch) {
+// With either cache type: F16 (sampled tokens' attention on exact f32 tiles) and BF16 (on the
+// decode tile products, mla_attention_decode, wherever the CPU has them).
+void expect_batch_invariance(Model& model, KvType kv_type) {
+  SCOPED_TRACE(std::string("KV ") + std::string(kv_type_name(kv_type)));
+  Model* model_ = &model;
   const int64_t V = model_->info().vocab_size;
-  KvPool kv(model_->info().kv_layout, KvType::F16, 64);
+  KvPool kv(model_->info().kv_layout, kv_type, 64);
   // A: a prompt step of 40 tokens (all logits); B, C: sequences with a history, decoding one
   // token; D: a second prompt.
   Seq a = make_seq(kv, 40, 1, V), b = make_seq(kv, 30, 2, V), c = make_seq(kv, 12, 3, V), d = make_seq(kv, 25, 4, V);
@@ -88,6 +94,16 @@ TEST_F(PromptNumerics, LogitsDependOnTheSequenceNotTheBatch) {
       off += want.size();
     }
   }
+}
+
+TEST_F(PromptNumerics, LogitsDependOnTheSequenceNotTheBatch) {
+  expect_batch_invariance(*model_, KvType::F16);
+  expect_batch_invariance(*model_, KvType::BF16);
+}
+
+// A quantised MLA model prefers the bf16 cache exactly where its attention runs on tiles.
+TEST_F(PromptNumerics, PreferredKvTypeFollowsTheTileProducts) {
+  EXPECT_EQ(model_->info().preferred_kv, kernels::prompt_tile_products() ? KvType::BF16 : KvType::F16);
 }
 
 }  // namespace
