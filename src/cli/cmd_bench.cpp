@@ -237,9 +237,8 @@ void add_bench_command(CLI::App& app) {
     const size_t bw_bytes = static_cast<size_t>(std::max(0.0, o->bw_gb) * 1e9);
     const double bw_buffer = bw_bytes > 0 ? measure_read_bandwidth(pool, bw_bytes) : 0.0;
     const model::ModelInfo& info = model->info();
-    const int64_t max_depth = *std::max_element(depths.begin(), depths.end());
     constexpr int64_t kWarmupTokens = 64;
-    const int64_t ctx_needed = std::max({o->p, max_depth + o->n, kWarmupTokens}) + 1;
+    const int64_t ctx_needed = std::max({o->p, kWarmupTokens}) + 1;  // the depths have their own
     const model::KvType kv_type = kv_asked.value_or(info.preferred_kv);
     const std::string kv_name(model::kv_type_name(kv_type));
     model::SingleSequence seq(*model, ctx_needed, kv_type);
@@ -270,33 +269,46 @@ void add_bench_command(CLI::App& app) {
       if (!o->json) std::fprintf(stderr, "  pp%lld run %d: %.2f tok/s\n", static_cast<long long>(o->p), r + 1, pp.back());
     }
 
+    // Every depth gets its own sequence, prefilled once (untimed); then the repetitions take
+    // the depths in turn, so a drift of the host's speed over the minutes this takes (shared
+    // machines drift by tens of percent) falls on every depth alike and their ratio holds.
     std::vector<DepthResult> tg;
+    std::vector<std::unique_ptr<model::SingleSequence>> at_depth;
     for (int64_t d : depths) {
       if (o->n == 0) break;
-      DepthResult dr{d, {}};
-      seq.reset();
+      tg.push_back({d, {}});
+      at_depth.push_back(std::make_unique<model::SingleSequence>(*model, d + o->n + 1, kv_type));
       if (d > 0) {
         if (!o->json) std::fprintf(stderr, "  prefilling %lld tokens...\n", static_cast<long long>(d));
-        seq.prompt(ts.take(d));
+        at_depth.back()->prompt(ts.take(d));
       }
-      for (int r = 0; r < o->reps; ++r) {
+    }
+    for (int r = 0; r < o->reps; ++r)
+      for (size_t k = 0; k < tg.size(); ++k) {
+        model::SingleSequence& s = *at_depth[k];
+        const int64_t d = tg[k].depth;
         // Every repetition continues from the same prefilled depth: the KV rows past it are
         // simply overwritten.
-        seq.rewind(seq.n_past() - static_cast<int32_t>(d));
+        s.rewind(s.n_past() - static_cast<int32_t>(d));
         const auto toks = ts.take(o->n);
         const auto t0 = Clock::now();
         const double c0 = cpu_seconds();
-        for (int64_t i = 0; i < o->n; ++i) seq.eval({&toks[static_cast<size_t>(i)], 1});
+        for (int64_t i = 0; i < o->n; ++i) s.eval({&toks[static_cast<size_t>(i)], 1});
         const double wall = seconds_since(t0);
         timed_wall += wall, timed_cpu += cpu_seconds() - c0;
-        dr.tg.push_back(static_cast<double>(o->n) / wall);
+        tg[k].tg.push_back(static_cast<double>(o->n) / wall);
         if (!o->json)
           std::fprintf(stderr, "  tg%lld @ depth %lld run %d: %.2f tok/s\n", static_cast<long long>(o->n),
-                       static_cast<long long>(d), r + 1, dr.tg.back());
+                       static_cast<long long>(d), r + 1, tg[k].tg.back());
       }
-      tg.push_back(std::move(dr));
-    }
     const Rss rss = read_rss();
+    // All KV pools held during the timed runs: the prompt sequence's and one per depth.
+    uint64_t kv_pool_bytes = seq.kv().total_bytes();
+    int64_t kv_pool_tokens = ctx_needed;
+    for (size_t k = 0; k < at_depth.size(); ++k) {
+      kv_pool_bytes += at_depth[k]->kv().total_bytes();
+      kv_pool_tokens += tg[k].depth + o->n + 1;
+    }
     const double cpu_share = timed_wall > 0 ? 100.0 * timed_cpu / (timed_wall * pool.size()) : 0.0;
     double load1 = 0;
     if (std::ifstream la("/proc/loadavg"); la) la >> load1;
@@ -336,7 +348,7 @@ void add_bench_command(CLI::App& app) {
       j["rss_bytes"] = rss.total;
       j["rss_file_bytes"] = rss.file;
       j["rss_anon_bytes"] = rss.anon;
-      j["kv_pool_bytes"] = seq.kv().total_bytes();
+      j["kv_pool_bytes"] = kv_pool_bytes;
       nlohmann::json depths_j = nlohmann::json::array();
       for (const auto& dr : tg) {
         const Stats s = stats_of(dr.tg);
@@ -383,7 +395,7 @@ void add_bench_command(CLI::App& app) {
                   static_cast<long long>(tg.empty() ? 0 : tg.front().depth), roofline_pct);
     }
     std::printf("KV cache     %s per token (%s pool for %lld tokens)\n", human_bytes(kv_per_token).c_str(),
-                human_bytes(static_cast<double>(seq.kv().total_bytes())).c_str(), static_cast<long long>(ctx_needed));
+                human_bytes(static_cast<double>(kv_pool_bytes)).c_str(), static_cast<long long>(kv_pool_tokens));
     std::printf("memory       RSS %s: %s file-backed (weights), %s anonymous (KV pool and scratch)\n",
                 human_bytes(static_cast<double>(rss.total)).c_str(), human_bytes(static_cast<double>(rss.file)).c_str(),
                 human_bytes(static_cast<double>(rss.anon)).c_str());
