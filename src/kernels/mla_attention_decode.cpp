@@ -56,25 +56,38 @@ bool mla_attention_decode_with(const KernelTable& kt, const PagedLatentCache& c,
   // Each query's heads in the form the scores take them: bf16 panel rows [q_lat; q_rope]
   // (packed path; heads padded to whole panels, the padding rows read but never reaching a
   // result), or even/odd query tiles per 16 heads (pair path).
-  const auto q_value = [&](int64_t i, int64_t h, int64_t d) {
-    return d < R ? q.q_lat[(i * H + h) * R + d]
-                 : q.q_rope[static_cast<size_t>(i * H + h) * q.q_rope_stride + static_cast<size_t>(d - R)];
-  };
+
   const int64_t q_stride = gemm_panel_stride(W), q_words = pairs ? H16 / 16 * mla_pair_query_words(W) : Hp * q_stride;
   const auto qbuf = aligned_array<uint16_t>(static_cast<size_t>(NQ * q_words));
   pool.run(NQ, [&](int64_t i, int) {
     uint16_t* qi = qbuf.get() + i * q_words;
     if (pairs) {
       // Dword (r, h) of the even tile is the value then a zero word, of the odd tile the other
-      // way round (little-endian: word 2h is the dword's low half).
+      // way round (little-endian: word 2h is the dword's low half). A group's rows are rounded
+      // to bf16 by the table's converter first, then written tile row by tile row: rounding
+      // and scattering value by value cost more than the attention over 128 keys.
       auto* dw = reinterpret_cast<uint32_t*>(qi);
-      for (int64_t h = 0; h < H16; ++h) {
-        uint32_t* tiles = dw + h / 16 * mla_pair_query_words(W) / 2 + h % 16;
+      std::vector<uint16_t> rows(static_cast<size_t>(16 * W));  // one group of 16 heads
+      for (int64_t h0 = 0; h0 < H16; h0 += 16) {
+        for (int64_t h = 0; h < 16; ++h) {
+          uint16_t* row = rows.data() + h * W;
+          if (h0 + h >= H) {
+            std::fill(row, row + W, uint16_t{0});
+            continue;
+          }
+          const int64_t qh = i * H + h0 + h;
+          kt.decode_bf16(GgmlType::F32, q.q_lat + qh * R, row, R);
+          if (P > 0) kt.decode_bf16(GgmlType::F32, q.q_rope + static_cast<size_t>(qh) * q.q_rope_stride, row + R, P);
+        }
+        // Tile row (dim d) by tile row: two whole cache lines each.
+        uint32_t* tiles = dw + h0 / 16 * mla_pair_query_words(W) / 2;
         for (int64_t d = 0; d < W; ++d) {
-          const uint32_t v = h < H ? f32_to_bf16(q_value(i, h, d)) : 0;
           uint32_t* even = tiles + (d / 16 * 2) * 256 + d % 16 * 16;
-          even[0] = v;
-          even[256] = v << 16;
+          for (int64_t h = 0; h < 16; ++h) {
+            const uint32_t v = rows[static_cast<size_t>(h * W + d)];
+            even[h] = v;
+            even[256 + h] = v << 16;
+          }
         }
       }
       return;
