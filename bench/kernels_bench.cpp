@@ -10,8 +10,8 @@
 //   MlaPaged/<kv>/<queries>/<ctx>/<threads>: MLA attention of DeepSeek-V2-Lite's shape (16 heads,
 //     kv_lora 512, rope 64) over a paged cache of ctx rows: 1 query = one decode step of one
 //     layer; 512 queries = a prefill chunk (causal). GFLOP/s counts 2·(576+512) per head·key.
-//   MlaDecode/<kv>/<queries>/<ctx>/<threads>: decode queries on tile products
-//     (mla_attention_decode: AMX where the CPU has it, else skipped), each over all ctx rows.
+//   MlaDecode/BF16/<queries>/<ctx>/<threads>: decode queries on tile products over a bf16
+//     pair-layout cache (mla_attention_decode: AMX where the CPU has it, else skipped).
 //   MlaPrompt/<kv>/<queries>/<ctx>/<threads>: the same prefill chunk as prompt queries
 //     (mla_attention_prompt: AMX tile products where the CPU has them, else skipped).
 // Run: build/bench/kernels_bench --benchmark_min_time=0.2
@@ -196,7 +196,7 @@ int register_all() {
   for (GgmlType kv : {GgmlType::F16, GgmlType::Q8_0})
     benchmark::RegisterBenchmark((std::string("MlaPaged/") + std::string(whale::type_name(kv))).c_str(), MlaPaged, kv)
         ->Args({1, 128, 2})->Args({1, 4096, 2})->Args({512, 512, 2})->UseRealTime()->Unit(benchmark::kMicrosecond);
-  for (GgmlType kv : {GgmlType::F16, GgmlType::Q8_0, GgmlType::BF16})  // BF16: the pool's pair layout
+  for (GgmlType kv : {GgmlType::BF16})  // the pool's pair layout; decode tiles take no other
     benchmark::RegisterBenchmark((std::string("MlaDecode/") + std::string(whale::type_name(kv))).c_str(), MlaDecode, kv)
         ->Args({1, 128, 2})->Args({1, 4096, 2})->Args({16, 1024, 2})->UseRealTime()->Unit(benchmark::kMicrosecond);
   for (GgmlType kv : {GgmlType::F16, GgmlType::Q8_0})

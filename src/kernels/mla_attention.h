@@ -87,14 +87,16 @@ void mla_attention_paged(const PagedLatentCache& cache, const MlaQueries& q, flo
 bool mla_attention_prompt(const PagedLatentCache& cache, const MlaQueries& q, int64_t first_pos, float scale,
                           ThreadPool& pool);
 
-// Queries as for mla_attention_paged (any mix of sequences and key counts) with tile products
-// where the active table has them (AMX; mla_attention_decode.cpp): queries and cache rows
-// rounded to bf16, scores summed in f32, an f32 softmax, probabilities rounded to bf16 for the
-// weighted sum, f32 sums — the prompt queries' numerics (mla_attention_prompt). Keys are taken in
-// fixed blocks of kMlaDecodeKeys per task and the blocks merged in order, so a query's result
-// depends only on its own row and keys: not on the batch, the thread count or the pool's order.
-// Returns false and does nothing where mla_attention_prompt would; throws as mla_attention_paged.
-inline constexpr int64_t kMlaDecodeKeys = 128;
+// Queries as for mla_attention_paged (any mix of sequences and key counts) over a pair-layout
+// BF16 cache (block_rows a multiple of 32), with tile products that read the cache in place where
+// the active table has them (AMX; mla_attention_decode.cpp): queries rounded to bf16, scores
+// summed in f32, an f32 softmax, probabilities rounded to bf16 for the weighted sum, f32 sums —
+// the prompt queries' numerics (mla_attention_prompt). Keys are taken in blocks whose size
+// depends on the query's key count alone, merged in order, so a query's result depends only on
+// its own row and keys: not on the batch, the thread count or the pool's order. Returns false
+// and does nothing for any other cache, without tile products, or when kv_rank / kv_rank +
+// rope_dim are not multiples of 32 (the caller then uses mla_attention_paged); throws as
+// mla_attention_paged does.
 bool mla_attention_decode(const PagedLatentCache& cache, const MlaQueries& q, float scale, ThreadPool& pool);
 
 }  // namespace whale::kernels

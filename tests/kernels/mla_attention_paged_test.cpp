@@ -32,6 +32,9 @@ std::vector<float> store_row(GgmlType type, const float* v, int64_t n, uint8_t* 
   } else if (type == GgmlType::F16) {
     auto* h = reinterpret_cast<uint16_t*>(dst);
     for (int64_t i = 0; i < n; ++i) seen[i] = fp16_to_f32(h[i] = f32_to_fp16(v[i]));
+  } else if (type == GgmlType::BF16) {  // pair layout: this row's values 4 bytes apart
+    auto* h = reinterpret_cast<uint16_t*>(dst);
+    for (int64_t i = 0; i < n; ++i) seen[i] = bf16_to_f32(h[2 * i] = f32_to_bf16(v[i]));
   } else {
     quantize_row(GgmlType::Q8_0, v, dst, n);
     dequantize_row(GgmlType::Q8_0, dst, seen.data(), n);
@@ -54,7 +57,8 @@ void check(const KernelTable& table, GgmlType type, const Case& cs, int threads)
   const auto raw = random_floats(static_cast<size_t>(std::max<int32_t>(max_keys, 1) * W), 21);
   std::vector<float> rows(raw.size());
   for (int64_t t = 0; t < max_keys; ++t) {
-    auto* dst = const_cast<uint8_t*>(blocks[t / cs.block_rows]) + (t % cs.block_rows) * rbytes;
+    const PagedLatentCache layout{type, blocks.data(), cs.block_rows, rbytes, R, P};
+    auto* dst = const_cast<uint8_t*>(latent_row_ptr(layout, blocks.data(), t));
     const auto seen = store_row(type, raw.data() + t * W, W, dst);
     std::copy(seen.begin(), seen.end(), rows.begin() + t * W);
   }
@@ -104,7 +108,7 @@ TEST(MlaAttentionPaged, MatchesReferenceForEveryCacheTypeTableAndThreadCount) {
       {{129, 130, 131}, 3, 96, 0, 64},              // no rope part
   };
   for (const KernelTable* t : tables())
-    for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0})
+    for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::BF16})
       for (const Case& cs : cases)
         for (int threads = 1; threads <= 4; ++threads) check(*t, type, cs, threads);
 }

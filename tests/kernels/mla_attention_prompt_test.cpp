@@ -57,7 +57,7 @@ struct Queries {
 TEST(MlaAttentionPrompt, MatchesBf16ReferenceForEveryCacheType) {
   WHALE_REQUIRE_AMX();
   const float scale = 0.11f;
-  for (GgmlType t : {GgmlType::F16, GgmlType::Q8_0, GgmlType::F32}) {
+  for (GgmlType t : {GgmlType::F16, GgmlType::Q8_0, GgmlType::F32, GgmlType::BF16}) {
     for (int64_t first : {0, 37}) {
       for (int64_t nq : {1, 5, 40}) {
         const int64_t heads = 3;  // rows per block not a multiple of 16
