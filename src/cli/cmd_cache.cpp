@@ -157,6 +157,7 @@ void add_bench(CLI::App& parent) {
     eo.max_parallel = 1;
     eo.ctx_size = o->tokens + 8;
     eo.kv_type = parse_kv_choice(o->kv);
+    const std::string kv_name(model::kv_type_name(eo.kv_type.value_or(m->info().preferred_kv)));
     const int64_t per_token = static_cast<int64_t>(m->info().kv_layout.n_layers) *
                               m->info().kv_layout.values_per_token * 4;
     eo.cache_ram_bytes = std::max<int64_t>(eo.cache_ram_bytes, 2 * per_token * eo.ctx_size);
@@ -189,7 +190,7 @@ void add_bench(CLI::App& parent) {
     if (o->json) {
       nlohmann::ordered_json j{{"model", m->info().name},
                                {"prompt_tokens", o->tokens},
-                               {"kv_type", o->kv},
+                               {"kv_type", kv_name},
                                {"ttft_cold_ms", cold},
                                {"ttft_ram_hit_ms", ram},
                                {"ttft_disk_hit_ms", disk},
@@ -202,7 +203,7 @@ void add_bench(CLI::App& parent) {
       std::printf("%s\n", j.dump(2).c_str());
       return;
     }
-    std::printf("model %s, %d-token prompt, KV %s\n", m->info().name.c_str(), o->tokens, o->kv.c_str());
+    std::printf("model %s, %d-token prompt, KV %s\n", m->info().name.c_str(), o->tokens, kv_name.c_str());
     std::printf("  cold                  TTFT %10.1f ms  (cached %d)\n", cold, hit_cold);
     std::printf("  RAM hit               TTFT %10.1f ms  (cached %d) = %5.2f %% of cold (target <= 5 %%)\n",
                 ram, hit_ram, 100 * ram / cold);
