@@ -19,6 +19,7 @@
 // and its keys alone: never on the rest of the batch or the threads.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -86,9 +87,13 @@ bool mla_attention_decode_with(const KernelTable& kt, const PagedLatentCache& c,
     AlignedArray<uint16_t> e;  // probabilities of 16 heads, rows gemm_panel_stride(keys) apart
     AlignedArray<float> s;     // scores of 16 heads, rows n_pad apart
     std::vector<const uint8_t*> groups, next_groups;  // this block's groups and the next one's
+    AlignedArray<uint8_t> tail, next_tail;  // copies of a partial last group, unused rows zero
   };
+  const size_t group_bytes = 32 * c.row_bytes;
   std::vector<Scratch> scratch(static_cast<size_t>(pool.size()));
   for (auto& s : scratch) {
+    s.tail = aligned_array<uint8_t>(group_bytes);
+    s.next_tail = aligned_array<uint8_t>(group_bytes);
     s.e = aligned_array<uint16_t>(static_cast<size_t>(16 * gemm_panel_stride(max_block)));
     std::fill_n(s.e.get(), 16 * gemm_panel_stride(max_block), uint16_t{0});  // padding heads' rows: finite
     s.s = aligned_array<float>(static_cast<size_t>(16 * max_block));
@@ -141,13 +146,27 @@ bool mla_attention_decode_with(const KernelTable& kt, const PagedLatentCache& c,
     part_m.resize(static_cast<size_t>(n_blocks * H));
     part_l.resize(static_cast<size_t>(n_blocks * H));
 
-    // The 32-row groups of block b of query i, in order, and its key count.
-    const auto block_groups = [&](int64_t b, int64_t i, std::vector<const uint8_t*>& out) {
+    // The 32-row groups of block b of query i, in order, and its key count. A partial last
+    // group is copied to `tail` with its unused rows zero: they get zero probability, but the
+    // weighted sum still multiplies them, and rows past a sequence's end may hold anything a
+    // block's previous owner left (a NaN there would reach this query's result).
+    const auto block_groups = [&](int64_t b, int64_t i, std::vector<const uint8_t*>& out, uint8_t* tail) {
       const int64_t bk = pair_block_keys(q.n_keys[i]), t0 = (b - first_block[static_cast<size_t>(i)]) * bk;
       const int64_t n = std::min<int64_t>(bk, q.n_keys[i] - t0);
       const uint8_t* const* blocks = q.seq_blocks ? q.seq_blocks[i] : c.blocks;
       out.resize(static_cast<size_t>(ceil_div(n, kGemmChunk)));
       for (size_t j = 0; j < out.size(); ++j) out[j] = latent_row_ptr(c, blocks, t0 + 32 * static_cast<int64_t>(j));
+      if (const int64_t valid = n % kGemmChunk; valid > 0) {
+        const size_t pair_bytes = 2 * c.row_bytes;
+        std::memcpy(tail, out.back(), static_cast<size_t>(valid / 2) * pair_bytes);
+        std::memset(tail + static_cast<size_t>(valid / 2) * pair_bytes, 0, group_bytes - static_cast<size_t>(valid / 2) * pair_bytes);
+        if (valid % 2 == 1) {  // the last pair's even row only
+          const auto* src = reinterpret_cast<const uint16_t*>(out.back() + static_cast<size_t>(valid / 2) * pair_bytes);
+          auto* dst = reinterpret_cast<uint16_t*>(tail + static_cast<size_t>(valid / 2) * pair_bytes);
+          for (int64_t d = 0; d < W; ++d) dst[2 * d] = src[2 * d];
+        }
+        out.back() = tail;
+      }
       return n;
     };
     // Block b of query i (its groups in sc.groups): partial O, m, l. `next` (n_next groups) is
@@ -182,13 +201,13 @@ bool mla_attention_decode_with(const KernelTable& kt, const PagedLatentCache& c,
     pool.run(static_cast<int64_t>(runs.size()), [&](int64_t r, int thread) {
       const Run& run = runs[static_cast<size_t>(r)];
       Scratch& sc = scratch[static_cast<size_t>(thread)];
-      int64_t n = block_groups(run.b0, run.query, sc.groups);
+      int64_t n = block_groups(run.b0, run.query, sc.groups, sc.tail.get());
       for (int64_t b = run.b0; b < run.b1; ++b) {
         const bool more = b + 1 < run.b1;
-        const int64_t n_next = more ? block_groups(b + 1, run.query, sc.next_groups) : 0;
+        const int64_t n_next = more ? block_groups(b + 1, run.query, sc.next_groups, sc.next_tail.get()) : 0;
         run_block(b, run.query, sc, n, more ? sc.next_groups.data() : nullptr,
                   more ? std::min<int64_t>(2, static_cast<int64_t>(sc.next_groups.size())) : 0);
-        if (more) std::swap(sc.groups, sc.next_groups), n = n_next;
+        if (more) std::swap(sc.groups, sc.next_groups), std::swap(sc.tail, sc.next_tail), n = n_next;
       }
     });
 

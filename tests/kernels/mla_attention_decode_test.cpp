@@ -167,6 +167,31 @@ TEST(MlaAttentionDecode, BatchThreadsAndWavesDoNotChangeResults) {
   }
 }
 
+// Rows past a sequence's end (a reused block's previous contents) never reach its result, NaN
+// included: the same bits as with zeros there.
+TEST(MlaAttentionDecode, RowsPastTheEndNeverReachTheResult) {
+  const KernelTable twin = twin_table();
+  for (const KernelTable* kt : tile_tables(twin))
+    for (int32_t n : {45, 64 + 7, 128 + 32 + 2}) {  // odd and even tails, past block boundaries
+      Batch clean(GgmlType::BF16, {n}, 64, 32, 16, 90, 64);
+      Batch dirty = clean;
+      auto cache = std::make_shared<LatentCache>(*clean.caches[0]);
+      cache->ptrs.clear();  // the copy's own blocks
+      for (auto& blk : cache->blocks) cache->ptrs.push_back(blk.data());
+      for (int64_t t = n; t < static_cast<int64_t>(cache->blocks.size()) * 64; ++t) {
+        const PagedLatentCache v = cache->view();
+        auto* row = reinterpret_cast<uint16_t*>(const_cast<uint8_t*>(latent_row_ptr(v, v.blocks, t)));
+        for (int64_t d = 0; d < 96; ++d) row[2 * d] = 0x7fc0;  // bf16 NaN
+      }
+      dirty.caches[0] = cache;
+      dirty.tables[0] = cache->ptrs.data();
+      ThreadPool pool(2);
+      ASSERT_TRUE(mla_attention_decode_with(*kt, clean.cache_view(), clean.view(), 0.1f, pool));
+      ASSERT_TRUE(mla_attention_decode_with(*kt, dirty.cache_view(), dirty.view(), 0.1f, pool));
+      EXPECT_EQ(clean.out, dirty.out) << kt->name << " keys " << n;
+    }
+}
+
 TEST(MlaAttentionDecode, DeclinesWhatItCannotReadInPlaceAndRejectsBadInput) {
   Batch b(GgmlType::BF16, {4, 3}, 64, 32, 2, 80, 32);
   ThreadPool pool(1);
