@@ -43,12 +43,13 @@ model::KvPool make_pool(const model::Model& model, const EngineOptions& o) {
   if (o.prefill_chunk < 1) fail("engine: prefill_chunk must be >= 1, got ", o.prefill_chunk);
   if (o.step_tokens < 1) fail("engine: step_tokens must be >= 1, got ", o.step_tokens);
   if (o.cache_ram_bytes < 0) fail("engine: cache_ram_bytes must be >= 0, got ", o.cache_ram_bytes);
-  if (o.kv_blocks > 0) return model::KvPool(model.info().kv_layout, o.kv_type.value_or(model.info().preferred_kv), o.kv_blocks);
+  const model::KvType type = o.kv_type.value_or(model.info().preferred_kv);
+  if (o.kv_blocks > 0) return model::KvPool(model.info().kv_layout, type, o.kv_blocks);
   const int64_t n = o.max_parallel * blocks_for(o.ctx_size);
   // The RAM tier of the prefix cache lives in the same pool, on top of the sequences' share
   // (a one-block pool tells the block size; its memory is returned at once).
-  const auto block_bytes = static_cast<int64_t>(model::KvPool(model.info().kv_layout, o.kv_type.value_or(model.info().preferred_kv), 1).block_bytes());
-  return model::KvPool(model.info().kv_layout, o.kv_type.value_or(model.info().preferred_kv), n + o.cache_ram_bytes / block_bytes);
+  const auto block_bytes = static_cast<int64_t>(model::KvPool(model.info().kv_layout, type, 1).block_bytes());
+  return model::KvPool(model.info().kv_layout, type, n + o.cache_ram_bytes / block_bytes);
 }
 
 CacheLog default_log(const EngineOptions& o) {

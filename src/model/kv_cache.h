@@ -23,7 +23,7 @@ namespace whale::model {
 
 enum class KvType {
   F32,   // exact; tests
-  F16,   // default
+  F16,   // the default where attention does not run on tiles (ModelInfo::preferred_kv)
   Q8_0,  // 8-bit blocks of 32 values with an f16 scale: about half of F16
   // bf16, the size of F16, stored in *pairs*: tokens 2p and 2p + 1 of a block's layer share 2·row
   // bytes, value i of the even token at element 2i, of the odd one at 2i + 1. That is the layout
@@ -90,7 +90,7 @@ class KvPool {
   KvLayout layout_;
   KvType type_;
   size_t row_bytes_ = 0;
-  ZeroedPages data_;  // page-aligned: every block and row starts on a cache line
+  ZeroedPages data_;  // page-aligned, so blocks (and rows of a multiple of 64 bytes) start on cache lines
   std::vector<int32_t> refcount_;
   std::vector<int32_t> free_;
 };
