@@ -1,6 +1,6 @@
-// The AMX tile-product kernels (gemm_amx.cpp, built with AMX-TILE/AMX-BF16/AVX512-BF16 on top of
-// the AVX-512 flags). Call nothing declared here unless amx_table() (dispatch.cpp) is non-null:
-// it checks the CPU, XCR0 and the OS permission for tile state.
+// The AMX tile-product kernels (gemm_amx.cpp, attention_amx.cpp: built with AMX-TILE/AMX-BF16/
+// AVX512-BF16 on top of the AVX-512 flags). Call nothing declared here unless amx_table()
+// (dispatch.cpp) is non-null: it checks the CPU, XCR0 and the OS permission for tile state.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +10,7 @@
 namespace whale::kernels::amx {
 
 // The tile configuration (palette 1) every kernel here uses: tiles 0-7 of 16 rows x 64 bytes.
+// Plain integer code, called only from the *_amx.cpp files (so every copy has their flags).
 struct alignas(64) TileConfig {
   uint8_t palette = 1, start_row = 0;
   uint8_t reserved[14] = {};
