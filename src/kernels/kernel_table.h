@@ -49,8 +49,8 @@ using DecodeBf16Fn = void (*)(GgmlType t, const void* row, uint16_t* out, int64_
 // Panel rows >= n_rows and packed tokens >= n_tokens are read but never reach y.
 using GemmBf16Fn = void (*)(const uint16_t* panel, const uint16_t* packed, int64_t K, int64_t packed_chunks,
                             int64_t n_tokens, int64_t n_rows, float* y, size_t y_stride, bool out_rows);
-// One 32-key chunk of latent-cache rows packed for both MLA attention tile products
-// (mla_attention_prompt.cpp, mla_attention_decode.cpp). rows[i] (i < n_valid <= 32) is a cache
+// One 32-key chunk of latent-cache rows packed for both tile products of the prompt attention
+// (mla_attention_prompt.cpp; decode reads a pair-layout cache in place instead). rows[i] (i < n_valid <= 32) is a cache
 // row of W = R + rope values in `type` (F32, F16, Q8_0 blocks of an f16 scale and 32 int8, or
 // BF16 values 4 bytes apart: a row of a pair-layout cache, latent_row_ptr);
 // R and W are multiples of 32; keys n_valid..31 are zeros. Values are rounded to bf16 (nearest
