@@ -178,6 +178,13 @@ void mla_attention_paged_with(const KernelTable& table, const PagedLatentCache& 
 // Validates a batch of queries over a paged cache (whale::Error naming `who`: cache type, sizes,
 // null pointers, negative key counts); returns the largest key count.
 int32_t check_paged_queries(const PagedLatentCache& cache, const MlaQueries& q, const char* who);
+// One query row's scores s[0, n) for the tile attentions: scaled by `scale`, turned into the
+// unnormalised weights exp(s - max) in place, and those rounded to bf16 into e[0, n_pad) (zero
+// past n). Returns the max and the f32 sum of the weights.
+struct RowSoftmax {
+  float max, sum;
+};
+RowSoftmax softmax_row_bf16(const KernelTable& table, float* s, int64_t n, int64_t n_pad, float scale, uint16_t* e);
 // Row t of a paged latent cache (rows of w values) widened to f32 with the table's converters.
 void latent_row_f32(const KernelTable& table, const PagedLatentCache& cache, const uint8_t* const* blocks, int64_t t,
                     int64_t w, float* out);

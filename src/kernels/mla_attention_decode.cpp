@@ -105,27 +105,7 @@ bool mla_attention_decode_with(const KernelTable& kt, const PagedLatentCache& c,
   AlignedArray<float> part_o;
   int64_t part_o_blocks = 0;
 
-  // Scores of heads [h0, h0 + nh) (rows n_pad apart in S, heads from h0 on) to unnormalised
-  // bf16 probabilities in e (rows es apart), and their max and sum.
-  const auto softmax = [&](float* S, int64_t h0, int64_t nh, int64_t n, int64_t n_pad, uint16_t* e, int64_t es,
-                           float* m, float* l) {
-    for (int64_t k = 0; k < nh; ++k) {
-      float* s = S + k * n_pad;
-      kt.scale(s, scale, n);
-      // Eight running maxima: one chain of dependent compares over thousands of keys cost
-      // more than the tile products.
-      float mx8[8] = {neg_inf, neg_inf, neg_inf, neg_inf, neg_inf, neg_inf, neg_inf, neg_inf};
-      int64_t j = 0;
-      for (; j + 8 <= n; j += 8)
-        for (int x = 0; x < 8; ++x) mx8[x] = std::max(mx8[x], s[j + x]);
-      for (; j < n; ++j) mx8[0] = std::max(mx8[0], s[j]);
-      const float mx = *std::max_element(mx8, mx8 + 8);
-      m[h0 + k] = mx;
-      l[h0 + k] = kt.exp_sum(s, mx, n);
-      std::fill(s + n, s + n_pad, 0.0f);  // padding keys: zero weight
-      kt.decode_bf16(GgmlType::F32, s, e + k * es, n_pad);
-    }
-  };
+
 
   for (int64_t q0 = 0; q0 < NQ;) {
     // Partial results (one block's O, m, l per head) are held for a wave [q0, q1) of queries at
@@ -180,8 +160,12 @@ bool mla_attention_decode_with(const KernelTable& kt, const PagedLatentCache& c,
         const bool last = h0 + 16 >= H;
         kt.mla_pair_scores(sc.groups.data(), n_groups, c.row_bytes, W, qi + h0 / 16 * mla_pair_query_words(W),
                            sc.s.get(), static_cast<size_t>(n_pad));
-        softmax(sc.s.get(), h0, std::min<int64_t>(16, H - h0), n, n_pad, sc.e.get(), es, part_m.data() + b * H,
-                part_l.data() + b * H);
+        for (int64_t h = h0; h < std::min(H, h0 + 16); ++h) {
+          const RowSoftmax r = softmax_row_bf16(kt, sc.s.get() + (h - h0) * n_pad, n, n_pad, scale,
+                                                sc.e.get() + (h - h0) * es);
+          part_m[static_cast<size_t>(b * H + h)] = r.max;
+          part_l[static_cast<size_t>(b * H + h)] = r.sum;
+        }
         kt.mla_pair_values(sc.groups.data(), n_groups, c.row_bytes, R, sc.e.get(), static_cast<size_t>(es),
                            part_o.get() + (b * H16 + h0) * R, static_cast<size_t>(R), last ? next : nullptr,
                            last ? n_next : 0);

@@ -50,16 +50,32 @@ struct Scratch {
 
 void latent_row_f32(const KernelTable& k, const PagedLatentCache& c, const uint8_t* const* blocks, int64_t t,
                     int64_t w, float* out) {
-  const int64_t slot = t % c.block_rows;
-  if (c.type == GgmlType::BF16) {
-    const auto* pair = reinterpret_cast<const uint16_t*>(blocks[t / c.block_rows] + static_cast<size_t>(slot / 2 * 2) * c.row_bytes);
-    for (int64_t i = 0; i < w; ++i) out[i] = bf16_to_f32(pair[2 * i + slot % 2]);
+  const uint8_t* src = latent_row_ptr(c, blocks, t);
+  if (c.type == GgmlType::BF16) {  // pair layout: this row's values 4 bytes apart
+    const auto* h = reinterpret_cast<const uint16_t*>(src);
+    for (int64_t i = 0; i < w; ++i) out[i] = bf16_to_f32(h[2 * i]);
     return;
   }
-  const uint8_t* src = blocks[t / c.block_rows] + static_cast<size_t>(slot) * c.row_bytes;
   if (c.type == GgmlType::F16) k.f16_to_f32(reinterpret_cast<const uint16_t*>(src), out, w);
   else if (c.type == GgmlType::Q8_0) k.q8_0_to_f32(src, out, w);
   else std::memcpy(out, src, static_cast<size_t>(w) * sizeof(float));
+}
+
+RowSoftmax softmax_row_bf16(const KernelTable& k, float* s, int64_t n, int64_t n_pad, float scale, uint16_t* e) {
+  k.scale(s, scale, n);
+  // Eight running maxima: one chain of dependent compares over thousands of keys cost more
+  // than the tile products.
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  float mx8[8] = {neg_inf, neg_inf, neg_inf, neg_inf, neg_inf, neg_inf, neg_inf, neg_inf};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int x = 0; x < 8; ++x) mx8[x] = std::max(mx8[x], s[j + x]);
+  for (; j < n; ++j) mx8[0] = std::max(mx8[0], s[j]);
+  const float mx = *std::max_element(mx8, mx8 + 8);
+  const float sum = k.exp_sum(s, mx, n);
+  std::fill(s + n, s + n_pad, 0.0f);  // padding keys: zero weight
+  k.decode_bf16(GgmlType::F32, s, e, n_pad);
+  return {mx, sum};
 }
 
 int32_t check_paged_queries(const PagedLatentCache& c, const MlaQueries& q, const char* who) {

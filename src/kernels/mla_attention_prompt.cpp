@@ -15,7 +15,6 @@
 // the prompt is split into chunks or blocks does not change it.
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <vector>
 
 #include "kernels/aligned_array.h"
@@ -94,11 +93,7 @@ bool mla_attention_prompt_with(const KernelTable& kt, const PagedLatentCache& c,
     for (int64_t i = 0; i < nr; ++i) {
       float* s = S + i * nk_pad;
       const int64_t nk = first_pos + (r0 + i) / H + 1;  // causal: keys 0 .. the query's position
-      float m = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < nk; ++j) m = std::max(m, s[j] *= scale);
-      inv[i] = 1.0f / kt.exp_sum(s, m, nk);
-      std::fill(s + nk, s + nk_pad, 0.0f);
-      kt.decode_bf16(GgmlType::F32, s, sc.ppanel.get() + i * p_stride, nk_pad);
+      inv[i] = 1.0f / softmax_row_bf16(kt, s, nk, nk_pad, scale, sc.ppanel.get() + i * p_stride).sum;
     }
     for (int64_t h0 = 0; h0 < nr; h0 += kGemmRows)  // O[row][dim] = E · V over keys [0, nk_pad)
       kt.gemm_bf16(sc.ppanel.get() + h0 * p_stride, vpk.get(), nk_pad, key_chunks, R, std::min(kGemmRows, nr - h0),
