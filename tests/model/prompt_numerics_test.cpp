@@ -5,6 +5,8 @@
 // synthetic model (the float fixtures never take the tile path).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -33,7 +35,10 @@ Seq make_seq(KvPool& kv, int n_tokens, int salt, int64_t vocab) {
 class PromptNumerics : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = std::filesystem::temp_directory_path() / "whale_prompt_numerics_q4km.gguf";
+    // One file per test and process: CTest runs this fixture's tests concurrently.
+    path_ = std::filesystem::temp_directory_path() /
+            (std::string("whale_prompt_numerics_q4km_") + ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+             "_" + std::to_string(::getpid()) + ".gguf");
     SynthOptions o;
     o.shape = synth_shape("tiny-v3");
     o.mix = SynthMix::kQ4_K_M;
